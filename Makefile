@@ -1,0 +1,95 @@
+# wk — build, test and check.
+#   make             build ./wk (release, gcc -O2)
+#   make test        unit tests (Criterion) + script tests (cross-checked with python3)
+#   make test-stress script tests with a collection at every allocation
+#   make test-asan   script tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make WERROR=1    treat warnings as errors (CI)
+
+CC      ?= gcc
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+INC     := -I.
+OPT     ?= -O2 -g
+LIBS    := -lreadline -lm
+
+SRCS    := $(wildcard lexer/*.c parser/*.c vm/*.c gc/*.c stdlib/*.c)
+LIBSRCS := $(filter-out vm/main.c,$(SRCS))
+UNITSRC := $(wildcard tests/unit/test_*.c)
+
+REL_OBJS  := $(patsubst %.c,build/release/%.o,$(SRCS))
+ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(SRCS))
+UNIT_OBJS := $(patsubst %.c,build/unit/%.o,$(LIBSRCS))
+
+# Debian packages the build needs: header -> package.
+DEPS := /usr/include/readline/readline.h:libreadline-dev \
+        /usr/include/criterion/criterion.h:libcriterion-dev \
+        /usr/bin/pkg-config:pkg-config
+
+.PHONY: all deps test test-unit test-scripts test-stress test-asan asan clean bench
+
+all: deps wk
+
+# Install what is missing when we are root; otherwise say exactly what to run.
+deps:
+	@missing=""; for d in $(DEPS); do f=$${d%%:*}; p=$${d##*:}; \
+	  [ -e "$$f" ] || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+wk: $(REL_OBJS)
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+build/release/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(WARN) $(INC) -MMD -MP -c $< -o $@
+
+# Sanitizer build: build/asan/wk
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan: deps build/asan/wk
+
+build/asan/wk: $(ASAN_OBJS)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LIBS)
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(ASAN_FLAGS) $(WARN) $(INC) -DWK_DEBUG -MMD -MP -c $< -o $@
+
+# Unit tests: one Criterion binary linking the library objects (debug build).
+build/unit/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) $(INC) -DWK_DEBUG -MMD -MP -c $< -o $@
+
+build/unit/tests: $(UNITSRC) $(UNIT_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) $(INC) -DWK_DEBUG -o $@ $(UNITSRC) $(UNIT_OBJS) -lcriterion $(LIBS)
+
+test-unit: deps build/unit/tests
+	./build/unit/tests --jobs 2
+
+test-scripts: wk
+	python3 tests/run_scripts.py --wk ./wk
+
+test: test-unit test-scripts
+
+test-stress: wk
+	python3 tests/run_scripts.py --wk ./wk --stress --no-cpython
+
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1 python3 tests/run_scripts.py --wk build/asan/wk --no-cpython --timeout 30
+
+bench: wk
+	@echo "see scripts/bench/README.md"
+
+clean:
+	rm -rf build wk
+
+-include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)

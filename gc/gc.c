@@ -1,0 +1,260 @@
+// The collector: every heap byte is allocated here, counted here, and freed here. A
+// stop-the-world, non-moving, precise mark-sweep. It owns the mark bits and the gray stack;
+// object kinds report their references through object_trace, roots come from their owners
+// (vm_mark_roots, weak_mark_roots), and weak slots are cleared by gc/weak.c between marking
+// and sweeping. Weak callbacks never run in here: they are queued for the VM's safe points.
+#include "gc/gc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gc/weak.h"
+#include "vm/exc.h"
+#include "vm/str.h"
+#include "vm/vm.h"
+
+#define GC_MIN_HEAP (1024 * 1024)
+#define GC_DEFAULT_GROWTH 200
+
+void gc_init(WkVM *vm) {
+    GcState *gc = &vm->gc;
+    memset(gc, 0, sizeof *gc);
+    gc->min_heap = GC_MIN_HEAP;
+    gc->next_gc = GC_MIN_HEAP;
+    gc->growth_percent = GC_DEFAULT_GROWTH;
+    gc->enabled = true;
+    gc->del_collect = true;
+    const char *stress = getenv("WK_GC_STRESS");
+    gc->stress = stress != NULL && stress[0] != '\0' && strcmp(stress, "0") != 0;
+}
+
+static void out_of_memory(void) {
+    fputs("wk: out of memory\n", stderr);
+    abort();
+}
+
+// Collect when the allocation budget is spent (or always, under stress). Never re-enters.
+static void maybe_collect(WkVM *vm, size_t growing) {
+    GcState *gc = &vm->gc;
+    if (gc->collecting || !gc->enabled) {
+        return;
+    }
+    if (gc->stress || gc->bytes_allocated + growing > gc->next_gc) {
+        gc_collect(vm);
+    }
+}
+
+Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
+    maybe_collect(vm, size);
+    Obj *o = malloc(size);
+    if (o == NULL) {
+        gc_collect(vm);
+        o = malloc(size);
+        if (o == NULL) {
+            out_of_memory();
+        }
+    }
+    memset(o, 0, sizeof(Obj));
+    o->type = (uint8_t)type;
+    o->next = vm->gc.objects;
+    vm->gc.objects = o;
+    vm->gc.bytes_allocated += size;
+    vm->gc.allocations_since++;
+    return o;
+}
+
+void *gc_try_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size) {
+    if (new_size == 0) {
+        free(ptr);
+        vm->gc.bytes_allocated -= old_size;
+        return NULL;
+    }
+    if (new_size > old_size) {
+        maybe_collect(vm, new_size - old_size);
+    }
+    void *p = realloc(ptr, new_size);
+    if (p == NULL) {
+        gc_collect(vm);
+        p = realloc(ptr, new_size);
+        if (p == NULL) {
+            (void)exc_raise_value(vm, OBJ_VAL(vm->memory_error));
+            return NULL;
+        }
+    }
+    vm->gc.bytes_allocated += new_size - old_size;
+    return p;
+}
+
+void *gc_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size) {
+    if (new_size == 0) {
+        return gc_try_realloc(vm, ptr, old_size, 0);
+    }
+    if (new_size > old_size) {
+        maybe_collect(vm, new_size - old_size);
+    }
+    void *p = realloc(ptr, new_size);
+    if (p == NULL) {
+        gc_collect(vm);
+        p = realloc(ptr, new_size);
+        if (p == NULL) {
+            out_of_memory();
+        }
+    }
+    vm->gc.bytes_allocated += new_size - old_size;
+    return p;
+}
+
+void gc_free(WkVM *vm, void *ptr, size_t size) {
+    if (ptr == NULL) {
+        return;
+    }
+    free(ptr);
+    vm->gc.bytes_allocated -= size;
+}
+
+// ---- Roots -----------------------------------------------------------------------------------
+
+void gc_push_root(WkVM *vm, Value v) {
+    if (vm->gc.temp_count >= GC_MAX_TEMP_ROOTS) {
+        fputs("wk internal error: temp-root stack overflow\n", stderr);
+        abort();
+    }
+    vm->gc.temp_roots[vm->gc.temp_count++] = v;
+}
+
+void gc_pop_roots(WkVM *vm, int n) {
+    WK_ASSERT(vm->gc.temp_count >= n, "temp roots balance");
+    vm->gc.temp_count -= n;
+}
+
+// ---- Marking ---------------------------------------------------------------------------------
+
+void gc_mark_object(WkVM *vm, Obj *o) {
+    if (o == NULL || o->marked) {
+        return;
+    }
+    o->marked = 1;
+    GcState *gc = &vm->gc;
+    if (gc->gray_count == gc->gray_capacity) {
+        gc->gray_capacity = gc->gray_capacity < 256 ? 256 : gc->gray_capacity * 2;
+        gc->gray = realloc(gc->gray, gc->gray_capacity * sizeof(Obj *));
+        if (gc->gray == NULL) {
+            out_of_memory();
+        }
+    }
+    gc->gray[gc->gray_count++] = o;
+}
+
+void gc_mark_value(WkVM *vm, Value v) {
+    if (IS_OBJ(v)) {
+        gc_mark_object(vm, AS_OBJ(v));
+    }
+}
+
+bool gc_is_dying(WkVM *vm, Obj *o) {
+    (void)vm;
+    return !o->marked;
+}
+
+static void mark_roots(WkVM *vm) {
+    for (int i = 0; i < vm->gc.temp_count; i++) {
+        gc_mark_value(vm, vm->gc.temp_roots[i]);
+    }
+    vm_mark_roots(vm);
+    weak_mark_roots(vm);
+}
+
+// Drain the gray stack: blacken each object by tracing what it refers to.
+void gc_drain(WkVM *vm) {
+    GcState *gc = &vm->gc;
+    while (gc->gray_count > 0) {
+        Obj *o = gc->gray[--gc->gray_count];
+        object_trace(vm, o);
+    }
+}
+
+// Ephemerons: values of weak-key tables become reachable only through marked keys. Each pass
+// may mark more keys, so alternate with tracing until nothing changes (weak.c keeps it linear).
+static void converge_ephemerons(WkVM *vm) {
+    weak_converge_ephemerons(vm);
+}
+
+static void clear_weak(WkVM *vm) {
+    weak_clear_dying(vm);
+    str_drop_dying(vm);
+}
+
+// Free every unmarked object and unmark the survivors. Returns the number freed.
+static size_t sweep(WkVM *vm) {
+    size_t freed = 0, live = 0;
+    Obj **link = &vm->gc.objects;
+    while (*link != NULL) {
+        Obj *o = *link;
+        if (o->marked) {
+            o->marked = 0;
+            link = &o->next;
+            live++;
+        } else {
+            *link = o->next;
+            object_free(vm, o);
+            freed++;
+        }
+    }
+    vm->gc.live_objects = live;
+    return freed;
+}
+
+static void set_threshold(WkVM *vm) {
+    GcState *gc = &vm->gc;
+    size_t next = gc->bytes_allocated / 100 * (size_t)gc->growth_percent;
+    gc->next_gc = next < gc->min_heap ? gc->min_heap : next;
+}
+
+static double now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+size_t gc_collect(WkVM *vm) {
+    GcState *gc = &vm->gc;
+    if (gc->collecting) {
+        return 0;
+    }
+    gc->collecting = true;
+    double start = now_us();
+
+    mark_roots(vm);
+    gc_drain(vm);
+    converge_ephemerons(vm);
+    clear_weak(vm);
+    weak_forget_dying(vm);
+    size_t freed = sweep(vm);
+    set_threshold(vm);
+
+    double pause = now_us() - start;
+    gc->last_pause_us = pause;
+    if (pause > gc->max_pause_us) {
+        gc->max_pause_us = pause;
+    }
+    gc->collections++;
+    gc->collected_total += freed;
+    gc->allocations_since = 0;
+    gc->collecting = false;
+    return freed;
+}
+
+void gc_free_all(WkVM *vm) {
+    Obj *o = vm->gc.objects;
+    while (o != NULL) {
+        Obj *next = o->next;
+        object_free(vm, o);
+        o = next;
+    }
+    vm->gc.objects = NULL;
+    free(vm->gc.gray);
+    vm->gc.gray = NULL;
+    vm->gc.gray_count = vm->gc.gray_capacity = 0;
+}

@@ -1,0 +1,83 @@
+// The collector: the only allocator, byte accounting, the stress hook, temp roots, and a
+// stop-the-world precise mark-sweep (gc_collect). It owns the mark bits: nothing outside gc/
+// reads them. Weak slots, ephemerons and the callback queue are in gc/weak.h.
+#ifndef WK_GC_GC_H
+#define WK_GC_GC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vm/object.h"
+
+#define GC_MAX_TEMP_ROOTS 4096
+
+typedef struct {
+    Obj *objects;          // every live heap object, threaded through Obj.next
+    size_t bytes_allocated;
+    size_t next_gc;        // collect when bytes_allocated exceeds this
+    size_t live_objects;
+    int growth_percent;    // next_gc = live bytes * growth_percent / 100
+    size_t min_heap;
+    bool enabled;          // gc.enable()/gc.disable(): automatic collections only
+    bool stress;           // collect at every allocation (WK_GC_STRESS=1, --gc-stress)
+    bool collecting;       // re-entry guard
+    bool del_collect;      // `del NAME` of a weakly referenced object collects
+    Obj **gray;            // the gray stack, outside the managed heap
+    size_t gray_count, gray_capacity;
+    Value temp_roots[GC_MAX_TEMP_ROOTS];
+    int temp_count;
+    // statistics for gc.get_stats()
+    size_t collections;
+    size_t collected_total;
+    size_t allocations_since;   // objects allocated since the last collection (gc.get_count)
+    double last_pause_us, max_pause_us;
+} GcState;
+
+// ---- Allocation (may collect) ----------------------------------------------------------------
+
+// A new object of [size] bytes and kind [type], header initialised and linked into the heap.
+// May run a collection first, so every value the caller holds must be rooted.
+// Aborts with a message only if the C heap is exhausted even after a collection.
+Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type);
+
+// Grow or shrink an array owned by a heap object from [old_size] to [new_size] bytes
+// (new_size 0 frees). May collect before growing. Returns NULL only when [new_size] is 0.
+void *gc_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size);
+
+// Like gc_realloc, but for sizes a program chooses ([1]*n, "x"*n): returns NULL with
+// MemoryError raised instead of aborting when the memory cannot be had.
+void *gc_try_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size);
+
+// Free an owned array of [size] bytes.
+void gc_free(WkVM *vm, void *ptr, size_t size);
+
+// ---- Roots -----------------------------------------------------------------------------------
+
+// Protect [v] from collection until the matching gc_pop_root (LIFO).
+void gc_push_root(WkVM *vm, Value v);
+// Drop the [n] newest temp roots.
+void gc_pop_roots(WkVM *vm, int n);
+#define gc_pop_root(vm) gc_pop_roots((vm), 1)
+
+// ---- Tracing (for trace functions and root reporters) ----------------------------------------
+
+void gc_mark_value(WkVM *vm, Value v);
+void gc_mark_object(WkVM *vm, Obj *o);
+
+// Trace everything reachable from the objects marked so far (drains the gray stack). For
+// gc/weak.c's ephemeron pass, which marks values and must then trace from them.
+void gc_drain(WkVM *vm);
+
+// During the clearing phases of a collection: true when [o] was not marked and will be freed.
+bool gc_is_dying(WkVM *vm, Obj *o);
+
+// ---- Collection ------------------------------------------------------------------------------
+
+void gc_init(WkVM *vm);
+// Free every object (VM shutdown).
+void gc_free_all(WkVM *vm);
+// Run a full collection now; returns the number of objects freed (0 when already collecting).
+// Does not run weak callbacks: the caller runs weak_run_pending at its safe point.
+size_t gc_collect(WkVM *vm);
+
+#endif

@@ -1,0 +1,43 @@
+// Exceptions: creating and raising them, matching in `except`, and their traceback entries.
+// A failing native raises with one of these and returns false: `return exc_raise(...)`.
+#ifndef WK_VM_EXC_H
+#define WK_VM_EXC_H
+
+#include "vm/config.h"
+#include "vm/vm.h"
+
+// Raise a new [type] whose message is printf-formatted. Always returns false.
+// %s takes a C string; to show a wk type name use class_of(vm, v)->name->chars.
+WK_RAISES bool exc_raise(WkVM *vm, ObjClass *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+// Raise [exc]: an exception instance, or an exception class (instantiated with no args).
+// TypeError when it is neither. Sets __context__ from the handled exception. Returns false.
+WK_RAISES bool exc_raise_value(WkVM *vm, Value exc);
+
+// A new exception instance of [type] with args tuple [args] (may allocate).
+ObjException *exc_new(WkVM *vm, ObjClass *type, ObjTuple *args);
+
+// True when exception [exc] is an instance of the class [type], or of one in the tuple [type].
+// TypeError (returning false with *ok false) when [type] is not a class or tuple of classes.
+bool exc_matches(WkVM *vm, Value exc, Value type, bool *ok);
+
+// True when [v] is a raised exception of class [type] (or a subclass).
+bool exc_is(WkVM *vm, Value v, ObjClass *type);
+
+// Record that [exc] passed through instruction [index] of [code] while propagating outward.
+// The VM calls this once per frame, innermost frame first; tracebacks print outermost first.
+void exc_add_traceback(WkVM *vm, ObjException *exc, ObjCode *code, uint32_t index);
+
+// The message of [exc]: str(exc) (may allocate). NULL with an exception pending on failure.
+ObjStr *exc_message(WkVM *vm, ObjException *exc);
+
+// Create the exception classes in vm->cls and their methods (BaseException.__init__,
+// __str__, __repr__, args, with_traceback not needed).
+void exc_init_classes(WkVM *vm);
+
+// Print "Traceback (most recent call last):", the entries with their source lines and
+// carets, the chained causes/contexts, and "Type: message" to [out], as CPython 3.11 does.
+void exc_print(WkVM *vm, Value exc, FILE *out);
+
+#endif

@@ -1,0 +1,44 @@
+// The object protocols: operators with their dunder dispatch and reflected forms, equality,
+// hashing, truth, repr/str/format, containment, subscripts, iteration and len. The VM's
+// dispatch loop handles the int/float fast paths itself and calls these for the rest.
+// Every function may call back into wk code (dunders), so it may allocate and raise.
+#ifndef WK_VM_OPS_H
+#define WK_VM_OPS_H
+
+#include "vm/config.h"
+#include "vm/vm.h"
+
+// a OP b for [op] in OPCODE_ADD..OPCODE_BXOR (vm/opcode.h). TypeError as CPython words it:
+// "unsupported operand type(s) for +: 'int' and 'str'".
+WK_NODISCARD bool ops_binary(WkVM *vm, int op, Value a, Value b, Value *out);
+// a OP= b: tries __iop__ (and list +=, which extends in place), then ops_binary.
+WK_NODISCARD bool ops_inplace(WkVM *vm, int op, Value a, Value b, Value *out);
+// OPCODE_NEG, OPCODE_POS, OPCODE_INVERT.
+WK_NODISCARD bool ops_unary(WkVM *vm, int op, Value a, Value *out);
+// OPCODE_LT..OPCODE_GE: rich comparison with reflection; may return any value.
+WK_NODISCARD bool ops_compare(WkVM *vm, int op, Value a, Value b, Value *out);
+// a == b as a C bool (containers, dict keys, `in`).
+WK_NODISCARD bool ops_equal(WkVM *vm, Value a, Value b, bool *out);
+// bool(v).
+WK_NODISCARD bool ops_truthy(WkVM *vm, Value v, bool *out);
+// hash(v); equal numbers hash equal (CPython's numeric hash). TypeError: unhashable type.
+WK_NODISCARD bool ops_hash(WkVM *vm, Value v, uint64_t *out);
+// repr(v), str(v), format(v, spec) (spec NULL = "").
+WK_NODISCARD bool ops_repr(WkVM *vm, Value v, ObjStr **out);
+WK_NODISCARD bool ops_str(WkVM *vm, Value v, ObjStr **out);
+WK_NODISCARD bool ops_format(WkVM *vm, Value v, ObjStr *spec, ObjStr **out);
+// item in container.
+WK_NODISCARD bool ops_contains(WkVM *vm, Value container, Value item, bool *out);
+// obj[key], obj[key] = v, del obj[key] (slices included).
+WK_NODISCARD bool ops_getitem(WkVM *vm, Value obj, Value key, Value *out);
+WK_NODISCARD bool ops_setitem(WkVM *vm, Value obj, Value key, Value v);
+WK_NODISCARD bool ops_delitem(WkVM *vm, Value obj, Value key);
+// iter(obj); next(it): *done true (and no exception) when exhausted.
+WK_NODISCARD bool ops_iter(WkVM *vm, Value obj, Value *out);
+WK_NODISCARD bool ops_next(WkVM *vm, Value it, Value *out, bool *done);
+// len(obj).
+WK_NODISCARD bool ops_len(WkVM *vm, Value obj, int64_t *out);
+// The index value of [v] for subscripts (int, bool, __index__); TypeError otherwise.
+WK_NODISCARD bool ops_index(WkVM *vm, Value v, int64_t *out);
+
+#endif
