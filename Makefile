@@ -13,7 +13,7 @@ WARN    += -Werror
 endif
 INC     := -I.
 OPT     ?= -O2 -g
-LIBS    := -lreadline -lm
+LIBS    := -lreadline -lm -lutil
 
 SRCS    := $(wildcard lexer/*.c parser/*.c vm/*.c gc/*.c stdlib/*.c)
 LIBSRCS := $(filter-out vm/main.c,$(SRCS))

@@ -7,31 +7,138 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vm/object.h"
 
 typedef struct WeakState WeakState;
 
-// Create / destroy the weak bookkeeping of [vm].
+// Bits of the Obj header's `weakly` byte (gc/weak.c only; the VM tests it for non-zero).
+#define WEAKLY_EVER 0x01    // the object has been weakly referenced at least once
+#define WEAKLY_PENDING 0x02 // collection-time: an unmarked ephemeron key with pending values
+
+// Which slot of a referent's list a new slot is: the shared basic ref and basic proxy are kept
+// at the front (ref first), so they are found in O(1) and listed first by getweakrefs.
+typedef enum { WEAK_SLOT_OTHER, WEAK_SLOT_BASIC_REF, WEAK_SLOT_BASIC_PROXY } WeakSlotKind;
+
+// What the clearing phase must do after a holder forgot a dying referent.
+typedef enum {
+    WEAK_CLEAR_NONE,     // nothing more
+    WEAK_CLEAR_PURGED,   // a container entry was removed (counted in the stats)
+    WEAK_CLEAR_CALLBACK, // queue callback(holder) (the callback is in *callback)
+    WEAK_CLEAR_RUN,      // queue the holder's `run` hook (finalize)
+} WeakClearAction;
+
+typedef void (*WeakEphemeronVisit)(WkVM *vm, Obj *key, Value value);
+
+// The hooks of one kind of holder (an object that owns weak slots: refs, proxies, weak
+// containers, finalize objects). Registered once per ObjType by stdlib/mod_weakref.c.
+typedef struct {
+    // Slot [index] of [holder] now sits at position [pos] of its referent's slot list.
+    // Never allocates; runs in any phase (also during the sweep).
+    void (*moved)(Obj *holder, uint32_t index, uint32_t pos);
+    // The referent of slot [index] of [holder] is dying ([holder_dying]: the holder too).
+    // The holder forgets it (the slot is gone afterwards) and says what to queue; for
+    // WEAK_CLEAR_CALLBACK it stores the callback in [*callback]. Clearing phase: must not
+    // allocate GC objects nor run wk code.
+    WeakClearAction (*cleared)(WkVM *vm, Obj *holder, uint32_t index, bool holder_dying,
+                               Value *callback);
+    // Run the finalizer [holder] queued by WEAK_CLEAR_RUN (a safe point: may allocate and
+    // call wk code). False with an exception pending when it raised.
+    bool (*run)(WkVM *vm, Obj *holder);
+    // Ephemeron tables only (else NULL): report every live (key, value) pair to [visit].
+    // Collector phase: must not allocate.
+    void (*ephemerons)(WkVM *vm, Obj *holder, WeakEphemeronVisit visit);
+    // True when [holder] is a ref or proxy (listed by getweakrefs); NULL: never.
+    bool (*is_ref)(Obj *holder, uint32_t index);
+} WeakHolderOps;
+
+// Counters for gc.get_stats().
+typedef struct {
+    size_t slots_cleared;   // weak slots cleared because their referent died
+    size_t entries_purged;  // weak-container entries removed by the collector
+    size_t callbacks_run;   // callbacks and finalizers run
+    size_t side_objects;    // objects that currently have weak slots
+    size_t side_bytes;      // C memory held by the side table and the queue
+} WeakStats;
+
+// Fixed root slots stdlib/mod_weakref.c uses for its private classes.
+#define WEAK_MODULE_SLOTS 8
+
+// ---- Life cycle ------------------------------------------------------------------------------
+
+// Create / destroy the weak bookkeeping of [vm]. weak_free_all may run before or after
+// gc_free_all: holders freed after it skip their slot bookkeeping (vm->weak is NULL then).
 void weak_init(WkVM *vm);
 void weak_free_all(WkVM *vm);
 
-// Mark the values the weak machinery holds strongly (pending callbacks), as a root reporter.
-void weak_mark_roots(WkVM *vm);
+// Register the hooks [ops] (static storage) for holders of kind [type].
+void weak_register_holder(WkVM *vm, ObjType type, const WeakHolderOps *ops);
 
-// Collector phases, in order (gc_collect calls these):
-// after tracing the roots: trace ephemeron values whose keys are marked, to a fixed point.
+// ---- Slots (never allocate GC objects, never collect) ------------------------------------------
+
+// Make slot [index] of [holder] weakly refer to [referent]; sets the referent's WEAKLY_EVER
+// bit. Returns the slot's position in the referent's list (the holder keeps it, and the
+// `moved` hook updates it). A [kind] basic slot must not exist yet (see weak_basic).
+uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind);
+// Remove the slot at [pos] of [referent]'s list (its holder stops referring to it).
+// Safe during the sweep and at shutdown: [referent] is only used as a key, never read.
+void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos);
+// The slot at [pos] of [referent]'s list is now slot [index] of its holder (a container
+// compacted its entries).
+void weak_slot_reindex(WkVM *vm, Obj *referent, uint32_t pos, uint32_t index);
+// The shared basic ref or proxy of [referent] ([kind] BASIC_REF / BASIC_PROXY), or NULL. O(1).
+Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind);
+// Number of weak slots referring to [referent] (getweakrefcount). O(1).
+size_t weak_count(WkVM *vm, Obj *referent);
+// The refs and proxies referring to [referent] in getweakrefs order (basic ref, basic proxy,
+// then newest first) into a malloc'd array the caller frees; returns the count.
+size_t weak_refs(WkVM *vm, Obj *referent, Obj ***out);
+
+// ---- Ephemerons ------------------------------------------------------------------------------
+
+// Called by an ephemeron table's trace function: its entries are visited by the ephemeron
+// pass (values are traced only through marked keys). Marking phase; never allocates.
+void weak_trace_ephemerons(WkVM *vm, Obj *table);
+
+// ---- Strong roots owned by the weakref module -------------------------------------------------
+
+// Keep [o] alive until weak_root_remove (live finalize objects). Returns a stable handle.
+uint32_t weak_root_add(WkVM *vm, Obj *o);
+void weak_root_remove(WkVM *vm, uint32_t handle);
+// The current roots (NULL holes included) and their number, for finalize's exit pass.
+Obj **weak_roots(WkVM *vm, size_t *count);
+// Root slot [i] < WEAK_MODULE_SLOTS (private classes of stdlib/mod_weakref.c).
+Obj **weak_module_slot(WkVM *vm, int i);
+// A new creation serial (orders callbacks and finalizers, newest first).
+uint32_t weak_next_serial(WkVM *vm);
+
+// ---- Collector phases (gc_collect calls these, in this order) ---------------------------------
+
+// Mark the values the weak machinery holds strongly (queued callbacks, live finalizers, the
+// module's classes), as a root reporter. Also starts the weak bookkeeping of a collection.
+void weak_mark_roots(WkVM *vm);
+// After tracing the roots: trace ephemeron values whose keys are marked, to a fixed point,
+// in time linear in the entries (a pending list per unmarked key, released when it is traced).
 void weak_converge_ephemerons(WkVM *vm);
-// clear the weak slots of dying objects, purge container entries, queue callbacks.
+// Clear the weak slots of dying objects: refs go dead, container entries are purged, and
+// callbacks are queued (per object newest first; never for a holder that dies too).
 void weak_clear_dying(WkVM *vm);
-// forget the side-table entries of objects about to be freed.
+// Forget the side-table entries of objects about to be freed.
 void weak_forget_dying(WkVM *vm);
 
-// Run the queued callbacks and finalizers ([vm]'s safe point). A callback that raises is
-// reported as "Exception ignored in: ..." and the rest still run. Returns the number run.
+// ---- Callbacks -------------------------------------------------------------------------------
+
+// Run the queued callbacks and finalizers ([vm]'s safe point; after gc.collect() and a `del`
+// that collected). A callback that raises is reported as "Exception ignored in: ..." with its
+// traceback on vm->err, and the rest still run. Re-entrant (a callback may collect). Returns
+// the number run. May allocate and run wk code.
 size_t weak_run_pending(WkVM *vm);
 
-// True when callbacks are queued (cheap; checked by the VM at safe points).
+// True when callbacks are queued and none is running (cheap; checked at safe points).
 bool weak_has_pending(WkVM *vm);
+
+// The counters for gc.get_stats().
+void weak_stats(WkVM *vm, WeakStats *out);
 
 #endif

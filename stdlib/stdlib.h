@@ -12,4 +12,18 @@ void stdlib_init_builtins(WkVM *vm);
 // caller caches it in vm->modules) into *out and set *found. May raise.
 WK_NODISCARD bool stdlib_load_module(WkVM *vm, ObjStr *name, Value *out, bool *found);
 
+// ---- Helpers for the module files (mod_*.c) --------------------------------------------------
+
+// A loader: create module [*out] (may allocate; false with an exception pending).
+typedef bool (*StdlibLoader)(WkVM *vm, Value *out);
+
+// A new built-in module [name] with a globals dict holding __name__ (may allocate). The
+// caller roots it before the next allocation.
+ObjModule *stdlib_module_new(WkVM *vm, const char *name);
+// Bind [name] in [m]'s globals to a new native [fn] (arguments as class_add_native).
+void stdlib_add_native(WkVM *vm, ObjModule *m, const char *name, NativeFn fn, int min_args,
+                       int max_args, bool takes_kwargs);
+// Bind [name] in [m]'s globals to [v] (may allocate; [v] is rooted meanwhile).
+void stdlib_add_value(WkVM *vm, ObjModule *m, const char *name, Value v);
+
 #endif

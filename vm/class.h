@@ -42,9 +42,8 @@ enum {
     CLASS_D_ENTER = 1u << 23,
 };
 
-// Objects of the weakref kinds (OBJ_WEAKREF .. OBJ_FINALIZE) start with ObjInstance's layout
-// ({Obj obj; ObjClass *klass; ObjDict *fields;}): class_of reads their klass and attr.c
-// their fields (subclass instances keep attributes there).
+// Objects of the weakref kinds (OBJ_WEAKREF .. OBJ_FINALIZE) are reached through
+// stdlib/mod_weakref.h: their class, their attribute dict and their construction.
 
 // ---- Types -----------------------------------------------------------------------------------
 

@@ -36,6 +36,26 @@ ObjStr *exc_message(WkVM *vm, ObjException *exc);
 // __str__, __repr__, args, with_traceback not needed).
 void exc_init_classes(WkVM *vm);
 
+// RAISE_VARARGS 2: raise [exc] (instance or class) with __cause__ [cause] (an exception
+// instance or class, or None); sets __suppress_context__. Always returns false.
+WK_RAISES bool exc_raise_from(WkVM *vm, Value exc, Value cause);
+
+// A new SyntaxError, IndentationError or TabError (by [kind], "SyntaxError" when unknown) for a
+// compile error: args (msg, (filename, lineno, offset, text, end_lineno, end_offset)) and the
+// attributes msg, filename, lineno, offset, text, end_lineno, end_offset. [col] and [end_col]
+// are 1-based columns on [line] (0: no caret), [text] the source line or NULL. Does not raise:
+// the caller stores it in vm->exception. May allocate.
+ObjException *exc_new_syntax_error(WkVM *vm, const char *kind, const char *msg,
+                                   const char *filename, int line, int col, int end_col,
+                                   const char *text);
+
+// BaseException.__init__ (a NativeFn): stores the arguments as args. class_call skips it.
+bool exc_base_init(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result);
+
+// Put every exception class into [builtins] (the extra CPython ones without a vm->cls field,
+// FileNotFoundError, Warning, ..., are created here). May allocate.
+void exc_register_builtins(WkVM *vm, ObjDict *builtins);
+
 // Print "Traceback (most recent call last):", the entries with their source lines and
 // carets, the chained causes/contexts, and "Type: message" to [out], as CPython 3.11 does.
 void exc_print(WkVM *vm, Value exc, FILE *out);

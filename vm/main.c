@@ -1,12 +1,13 @@
 // The `wk` command line: run a file, -c code, stdin, the REPL, --dis, `wk test`. Only this
 // file chooses the exit status: 0 success, 1 uncaught error, 2 usage error.
-#include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "parser/compile.h"
+#include "stdlib/help.h"
 #include "vm/config.h"
 #include "vm/dict.h"
 #include "vm/repl.h"
@@ -15,6 +16,8 @@
 
 static const char *USAGE =
     "usage: wk [option] ... [-c cmd | file | -] [arg] ...\n"
+    "With no file and stdin a terminal, wk opens the interactive prompt; with stdin not a\n"
+    "terminal, it runs the program read from stdin.\n"
     "Options:\n"
     "  -c CODE       run CODE as a program\n"
     "  -i            enter the interactive prompt after running the program\n"
@@ -57,7 +60,7 @@ static char *slurp(FILE *f, size_t *len) {
 static int disassemble(const char *path) {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        fprintf(stderr, "wk: can't open file '%s'\n", path);
+        fprintf(stderr, "wk: can't open file '%s': [Errno %d] %s\n", path, errno, strerror(errno));
         return 2;
     }
     size_t len;
@@ -98,10 +101,12 @@ static int run_source(WkVM *vm, const char *src, size_t len, const char *name) {
     return r == VM_EXIT ? status : 0;
 }
 
-static int run_file(WkVM *vm, const char *path) {
+// Run the program in [path] ("-": stdin). [*opened] tells whether the file could be read.
+static int run_file(WkVM *vm, const char *path, bool *opened) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    *opened = f != NULL;
     if (f == NULL) {
-        fprintf(stderr, "wk: can't open file '%s': No such file or directory\n", path);
+        fprintf(stderr, "wk: can't open file '%s': [Errno %d] %s\n", path, errno, strerror(errno));
         return 2;
     }
     size_t len;
@@ -117,11 +122,6 @@ static int run_file(WkVM *vm, const char *path) {
     int status = run_source(vm, src, len, strcmp(path, "-") == 0 ? "<stdin>" : path);
     free(src);
     return status;
-}
-
-static void on_sigint(int sig) {
-    (void)sig;
-    repl_interrupt();
 }
 
 int main(int argc, char **argv) {
@@ -152,6 +152,10 @@ int main(int argc, char **argv) {
             code = argv[++i];
             i++;
             break;
+        } else if (strcmp(a, "--") == 0) {
+            i++; // the program (if any) and its arguments follow
+            file = i < argc ? argv[i] : NULL;
+            break;
         } else if (a[0] == '-' && a[1] != '\0') {
             return usage_error("unknown option %s", a);
         } else {
@@ -180,25 +184,29 @@ int main(int argc, char **argv) {
     if (stress) {
         vm->gc.stress = true;
     }
-    signal(SIGINT, on_sigint);
-    repl_attach(vm);
+    help_register(vm);
+    repl_handle_sigint(vm);
     int status = 0;
+    bool opened = true;
     if (code != NULL) {
         vm->script_dir = str_from_cstr(vm, ".");
         status = run_source(vm, code, strlen(code), "<string>");
     } else if (file != NULL) {
-        status = run_file(vm, file);
-    } else if (isatty(0)) {
+        status = run_file(vm, file, &opened);
+    } else if (interactive || isatty(STDIN_FILENO)) {
+        // The prompt itself; with -i and no program, CPython shows the banner too.
         vm->script_dir = str_from_cstr(vm, ".");
-        status = repl_run(vm);
+        status = repl_run(vm, isatty(STDIN_FILENO));
         interactive = false;
     } else {
-        status = run_file(vm, "-");
+        status = run_file(vm, "-", &opened);
     }
-    if (interactive) {
-        status = repl_run(vm);
+    // -i: the prompt after the program, even when it failed or called exit(), as in CPython.
+    if (interactive && opened) {
+        status = repl_run(vm, false);
     }
     fflush(stdout);
-    vm_free(vm);
+    vm_free(vm); // runs the finalizers still due at exit
+    fflush(stdout);
     return status;
 }

@@ -54,10 +54,9 @@ int num_int_repr(int64_t i, char *buf);
 // Pure (tests use these). For ints, *overflow is set when the value needs more than 64 bits.
 bool num_parse_int_bytes(const char *s, size_t size, int base, int64_t *out, bool *overflow);
 bool num_parse_float_bytes(const char *s, size_t size, double *out);
-// Apply a format spec to an already formatted body: used by num_format, exported for tests.
-// [spec] is parsed per the format-spec mini-language.
+// A parsed format spec ([[fill]align][sign][z][#][0][width][,|_][.precision][type]).
 typedef struct {
-    char fill;        // ' ' by default (ASCII fill only)
+    char fill[5];     // one UTF-8 character, NUL-terminated; " " by default
     char align;       // '<', '>', '^', '=', or 0 (default per type)
     char sign;        // '+', '-', ' ', or 0
     bool alt;         // '#'
@@ -66,9 +65,16 @@ typedef struct {
     char grouping;    // ',', '_' or 0
     int64_t precision; // -1 when absent
     char type;        // 0 when absent
+    bool no_neg_zero; // 'z'
 } NumSpec;
 // Parse [size] bytes of [spec] into [*out]; false when malformed. Pure.
 bool num_parse_spec(const char *spec, size_t size, NumSpec *out);
+// Format the float [d] as CPython's format_float_short does for [type] 'e', 'E', 'f', 'F',
+// 'g', 'G', 'r' (repr) with [precision] digits; [add_dot_0] and [alt] as the '#' flag and the
+// no-type form need. Writes the NUL-terminated text (no sign handling for -0.0 beyond '-')
+// into [buf] of [size] bytes. Pure.
+void num_format_float(double d, char type, int precision, bool add_dot_0, bool alt, char *buf,
+                      size_t size);
 
 void num_init_class(WkVM *vm);
 

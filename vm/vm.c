@@ -848,6 +848,7 @@ static CallFrame *unwind(WkVM *vm, bool add_tb) {
                 vm->handled_count = (int)b->depth;
                 continue;
             }
+            uint32_t target = b->target; // the handler block below reuses b's slot
             Value *base = fr->slots + fr->code->nslots;
             Value *sp = base + b->depth;
             Value exc = vm->exception;
@@ -860,7 +861,7 @@ static CallFrame *unwind(WkVM *vm, bool add_tb) {
             if (vm->handled_count < (int)(sizeof(vm->handled) / sizeof(Value))) {
                 vm->handled[vm->handled_count++] = exc;
             }
-            fr->ip = fr->code->code + b->target;
+            fr->ip = fr->code->code + target;
             fr->sp = sp;
             vm->stack_top = sp;
             return fr;
@@ -1146,7 +1147,7 @@ static bool check_interrupt(WkVM *vm) {
 }
 
 #if WK_COMPUTED_GOTO
-#define DISPATCH() goto *labels[OPCODE_OP(*ip)]
+#define DISPATCH() goto *labels[OPCODE_OP(word)]
 #define CASE(name) L_##name:
 #define DEFAULT L_default:
 #else
@@ -1264,10 +1265,7 @@ dispatch:
             ERROR();
         }
         slots[arg] = EMPTY_VAL;
-        *sp++ = old; // keep it rooted until the collection decides
         SYNC();
-        sp--;
-        vm->stack_top = sp;
         del_collect(vm, old);
         NEXT();
     }
@@ -1324,16 +1322,13 @@ dispatch:
         NEXT();
     }
     CASE(DELETE_GLOBAL) {
-        SYNC();
         Value *v = dict_get_str(fr->globals, names[arg]);
         Value old = v != NULL ? *v : NONE_VAL;
-        *sp++ = old;
         SYNC();
         if (!delete_from(vm, fr->globals, names[arg])) {
             ERROR();
         }
         del_collect(vm, old);
-        sp--;
         NEXT();
     }
     CASE(LOAD_NAME) {
@@ -1355,13 +1350,11 @@ dispatch:
         ObjDict *d = fr->locals != NULL ? fr->locals : fr->globals;
         Value *v = dict_get_str(d, names[arg]);
         Value old = v != NULL ? *v : NONE_VAL;
-        *sp++ = old;
         SYNC();
         if (!delete_from(vm, d, names[arg])) {
             ERROR();
         }
         del_collect(vm, old);
-        sp--;
         NEXT();
     }
     CASE(LOAD_ATTR) {

@@ -1,0 +1,719 @@
+// The collector's side of weak references: the side table from an object to its weak slots,
+// the ephemeron fixed point, clearing the slots of dying objects, and the callback queue run
+// at the VM's safe points. Everything here lives in C memory (malloc), never in the managed
+// heap, so the collector phases can use it without allocating. The Python types are in
+// stdlib/mod_weakref.c, which reaches this file only through gc/weak.h.
+#include "gc/weak.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gc/gc.h"
+#include "vm/exc.h"
+#include "vm/ops.h"
+#include "vm/vm.h"
+
+// ---- State -----------------------------------------------------------------------------------
+
+// One weak slot: slot [index] of [holder] refers to the object owning the list.
+typedef struct {
+    Obj *holder;
+    uint32_t index;
+    uint32_t serial; // creation order
+} WeakSlot;
+
+// The side-table entry of one weakly referenced object. A single slot is stored inline.
+#define SIDE_BASIC_REF 0x01   // slots[0] is the shared ref
+#define SIDE_BASIC_PROXY 0x02 // slots[has_ref] is the shared proxy
+typedef struct {
+    Obj *obj; // NULL: a free bucket
+    union {
+        WeakSlot one;   // cap <= 1
+        WeakSlot *many; // cap > 1 (malloc'd)
+    } u;
+    uint32_t count, cap;
+    int32_t pending; // ephemeron pending list head (collection time), -1 none
+    uint8_t flags;   // SIDE_BASIC_*
+} SideEntry;
+
+// A value waiting for its ephemeron key to be marked.
+typedef struct {
+    Obj *value;
+    int32_t next;
+} PendingNode;
+
+// A queued callback: callback(holder), or the holder's run hook when callback is EMPTY.
+typedef struct {
+    Obj *holder;
+    Value callback;
+    uint32_t serial;
+} QueueItem;
+
+struct WeakState {
+    // the side table: open addressing, linear probing, backward-shift deletion
+    SideEntry *side;
+    uint32_t side_mask; // buckets - 1
+    uint32_t side_count;
+    uint32_t serial;
+    const WeakHolderOps *ops[OBJ_KIND_COUNT];
+
+    // ephemeron pass (reset by weak_mark_roots)
+    Obj **eph_tables;
+    size_t eph_count, eph_cap;
+    PendingNode *pending;
+    size_t pending_count, pending_cap;
+
+    // objects found dying by weak_clear_dying, forgotten by weak_forget_dying
+    Obj **dying;
+    size_t dying_count, dying_cap;
+
+    // per-object callback batch (sorted newest first before queueing)
+    QueueItem *batch;
+    size_t batch_count, batch_cap;
+
+    // the callback queue: items [qhead, qtail) wait
+    QueueItem *queue;
+    size_t qhead, qtail, qcap;
+    int running; // nesting depth of weak_run_pending
+
+    // strong roots owned by the weakref module (stable handles, NULL holes on a free list)
+    Obj **roots;
+    uint32_t *free_roots;
+    size_t root_count, root_cap, free_count, free_cap;
+    Obj *module_slots[WEAK_MODULE_SLOTS];
+
+    WeakStats stats;
+};
+
+#define RUN_NESTING_MAX 8
+
+static void *xrealloc(void *p, size_t size) {
+    void *q = realloc(p, size == 0 ? 1 : size);
+    if (q == NULL) {
+        fputs("wk: out of memory (weak references)\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+// Grow the array [*arr] of [*cap] elements of [elem] bytes to hold [need].
+static void grow(void **arr, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) {
+        return;
+    }
+    size_t n = *cap < 16 ? 16 : *cap * 2;
+    while (n < need) {
+        n *= 2;
+    }
+    *arr = xrealloc(*arr, n * elem);
+    *cap = n;
+}
+
+void weak_init(WkVM *vm) {
+    WeakState *ws = xrealloc(NULL, sizeof *ws);
+    memset(ws, 0, sizeof *ws);
+    ws->side_mask = 63;
+    ws->side = xrealloc(NULL, 64 * sizeof(SideEntry));
+    memset(ws->side, 0, 64 * sizeof(SideEntry));
+    vm->weak = ws;
+}
+
+void weak_free_all(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    if (ws == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i <= ws->side_mask; i++) {
+        if (ws->side[i].obj != NULL && ws->side[i].cap > 1) {
+            free(ws->side[i].u.many);
+        }
+    }
+    free(ws->side);
+    free(ws->eph_tables);
+    free(ws->pending);
+    free(ws->dying);
+    free(ws->batch);
+    free(ws->queue);
+    free(ws->roots);
+    free(ws->free_roots);
+    free(ws);
+    vm->weak = NULL;
+}
+
+void weak_register_holder(WkVM *vm, ObjType type, const WeakHolderOps *ops) {
+    vm->weak->ops[type] = ops;
+}
+
+uint32_t weak_next_serial(WkVM *vm) {
+    return ++vm->weak->serial;
+}
+
+// ---- The side table --------------------------------------------------------------------------
+
+static inline uint32_t ptr_hash(const Obj *o, uint32_t mask) {
+    uint64_t h = ((uint64_t)(uintptr_t)o >> 4) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 32) & mask;
+}
+
+static SideEntry *side_find(WeakState *ws, const Obj *o) {
+    uint32_t i = ptr_hash(o, ws->side_mask);
+    for (;;) {
+        SideEntry *e = &ws->side[i];
+        if (e->obj == o) {
+            return e;
+        }
+        if (e->obj == NULL) {
+            return NULL;
+        }
+        i = (i + 1) & ws->side_mask;
+    }
+}
+
+static void side_grow(WeakState *ws) {
+    uint32_t old_n = ws->side_mask + 1;
+    SideEntry *old = ws->side;
+    uint32_t n = old_n * 2;
+    ws->side = xrealloc(NULL, n * sizeof(SideEntry));
+    memset(ws->side, 0, n * sizeof(SideEntry));
+    ws->side_mask = n - 1;
+    for (uint32_t i = 0; i < old_n; i++) {
+        if (old[i].obj != NULL) {
+            uint32_t j = ptr_hash(old[i].obj, ws->side_mask);
+            while (ws->side[j].obj != NULL) {
+                j = (j + 1) & ws->side_mask;
+            }
+            ws->side[j] = old[i];
+        }
+    }
+    free(old);
+}
+
+// The entry of [o], created empty when missing.
+static SideEntry *side_get(WeakState *ws, Obj *o) {
+    SideEntry *e = side_find(ws, o);
+    if (e != NULL) {
+        return e;
+    }
+    if ((ws->side_count + 1) * 4 > (ws->side_mask + 1) * 3) {
+        side_grow(ws);
+    }
+    uint32_t i = ptr_hash(o, ws->side_mask);
+    while (ws->side[i].obj != NULL) {
+        i = (i + 1) & ws->side_mask;
+    }
+    e = &ws->side[i];
+    memset(e, 0, sizeof *e);
+    e->obj = o;
+    e->pending = -1;
+    ws->side_count++;
+    return e;
+}
+
+// Delete [e] (its slot array already released), shifting later probes back (no tombstones).
+static void side_delete(WeakState *ws, SideEntry *e) {
+    uint32_t mask = ws->side_mask;
+    uint32_t i = (uint32_t)(e - ws->side);
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (ws->side[j].obj == NULL) {
+            break;
+        }
+        uint32_t k = ptr_hash(ws->side[j].obj, mask);
+        // move j into the hole i unless its home k lies cyclically in (i, j]
+        bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            ws->side[i] = ws->side[j];
+            i = j;
+        }
+    }
+    ws->side[i].obj = NULL;
+    ws->side_count--;
+}
+
+static inline WeakSlot *slots_of(SideEntry *e) {
+    return e->cap <= 1 ? &e->u.one : e->u.many;
+}
+
+static void slots_release(SideEntry *e) {
+    if (e->cap > 1) {
+        free(e->u.many);
+    }
+    e->cap = 0;
+    e->count = 0;
+}
+
+// Room for one more slot.
+static WeakSlot *slots_reserve(SideEntry *e) {
+    if (e->count < e->cap || (e->cap == 0 && e->count == 0)) {
+        if (e->cap == 0) {
+            e->cap = 1;
+        }
+        return slots_of(e);
+    }
+    uint32_t n = e->cap < 4 ? 4 : e->cap * 2;
+    WeakSlot *arr = xrealloc(e->cap > 1 ? e->u.many : NULL, n * sizeof(WeakSlot));
+    if (e->cap == 1) {
+        arr[0] = e->u.one;
+    }
+    e->u.many = arr;
+    e->cap = n;
+    return arr;
+}
+
+// Put [s] at position [pos] and tell its holder.
+static void slot_put(WeakState *ws, WeakSlot *slots, uint32_t pos, WeakSlot s) {
+    slots[pos] = s;
+    const WeakHolderOps *ops = ws->ops[s.holder->type];
+    if (ops != NULL && ops->moved != NULL) {
+        ops->moved(s.holder, s.index, pos);
+    }
+}
+
+static inline uint32_t basic_prefix(const SideEntry *e) {
+    return (uint32_t)((e->flags & SIDE_BASIC_REF) != 0) + ((e->flags & SIDE_BASIC_PROXY) != 0);
+}
+
+uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind) {
+    WeakState *ws = vm->weak;
+    referent->weakly |= WEAKLY_EVER;
+    SideEntry *e = side_get(ws, referent);
+    WeakSlot *slots = slots_reserve(e);
+    WeakSlot s = {holder, index, ++ws->serial};
+    uint32_t n = e->count++;
+    uint32_t r = basic_prefix(e);
+    uint32_t pos = n;
+    if (kind == WEAK_SLOT_BASIC_REF) {
+        // the ref goes first: the first non-basic slot moves to the end, the proxy (if
+        // any) moves from 0 to 1
+        pos = 0;
+        if (r < n) {
+            slot_put(ws, slots, n, slots[r]);
+        }
+        if (r == 1) { // the proxy
+            slot_put(ws, slots, 1, slots[0]);
+        }
+        e->flags |= SIDE_BASIC_REF;
+    } else if (kind == WEAK_SLOT_BASIC_PROXY) {
+        pos = r;
+        if (r < n) {
+            slot_put(ws, slots, n, slots[r]);
+        }
+        e->flags |= SIDE_BASIC_PROXY;
+    }
+    slots[pos] = s;
+    return pos;
+}
+
+void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos) {
+    WeakState *ws = vm->weak;
+    if (ws == NULL) {
+        return; // shutdown: the side table is gone
+    }
+    SideEntry *e = side_find(ws, referent);
+    if (e == NULL || pos >= e->count) {
+        return;
+    }
+    WeakSlot *slots = slots_of(e);
+    uint32_t r = basic_prefix(e);
+    uint32_t hole = pos;
+    if (pos < r) {
+        // a basic slot: drop its flag and close the prefix
+        bool has_ref = (e->flags & SIDE_BASIC_REF) != 0;
+        if (pos == 0 && has_ref) {
+            e->flags &= (uint8_t)~SIDE_BASIC_REF;
+        } else {
+            e->flags &= (uint8_t)~SIDE_BASIC_PROXY;
+        }
+        if (pos == 0 && r == 2) {
+            slot_put(ws, slots, 0, slots[1]);
+            hole = 1;
+        }
+    }
+    uint32_t last = e->count - 1;
+    if (hole != last) {
+        slot_put(ws, slots, hole, slots[last]);
+    }
+    e->count--;
+    if (e->count == 0) {
+        slots_release(e);
+        e->pending = -1;
+        side_delete(ws, e);
+    }
+}
+
+void weak_slot_reindex(WkVM *vm, Obj *referent, uint32_t pos, uint32_t index) {
+    SideEntry *e = side_find(vm->weak, referent);
+    if (e != NULL && pos < e->count) {
+        slots_of(e)[pos].index = index;
+    }
+}
+
+Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind) {
+    if (!(referent->weakly & WEAKLY_EVER)) {
+        return NULL;
+    }
+    SideEntry *e = side_find(vm->weak, referent);
+    if (e == NULL) {
+        return NULL;
+    }
+    if (kind == WEAK_SLOT_BASIC_REF) {
+        return (e->flags & SIDE_BASIC_REF) ? slots_of(e)[0].holder : NULL;
+    }
+    if (kind == WEAK_SLOT_BASIC_PROXY && (e->flags & SIDE_BASIC_PROXY)) {
+        return slots_of(e)[(e->flags & SIDE_BASIC_REF) ? 1 : 0].holder;
+    }
+    return NULL;
+}
+
+size_t weak_count(WkVM *vm, Obj *referent) {
+    if (!(referent->weakly & WEAKLY_EVER)) {
+        return 0;
+    }
+    SideEntry *e = side_find(vm->weak, referent);
+    return e == NULL ? 0 : e->count;
+}
+
+static int cmp_slot_newest(const void *a, const void *b) {
+    uint32_t x = ((const WeakSlot *)a)->serial, y = ((const WeakSlot *)b)->serial;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+size_t weak_refs(WkVM *vm, Obj *referent, Obj ***out) {
+    WeakState *ws = vm->weak;
+    *out = NULL;
+    if (!(referent->weakly & WEAKLY_EVER)) {
+        return 0;
+    }
+    SideEntry *e = side_find(ws, referent);
+    if (e == NULL) {
+        return 0;
+    }
+    WeakSlot *slots = slots_of(e);
+    uint32_t r = basic_prefix(e);
+    WeakSlot *rest = xrealloc(NULL, e->count * sizeof(WeakSlot));
+    size_t nrest = 0;
+    for (uint32_t i = r; i < e->count; i++) {
+        const WeakHolderOps *ops = ws->ops[slots[i].holder->type];
+        if (ops != NULL && ops->is_ref != NULL && ops->is_ref(slots[i].holder, slots[i].index)) {
+            rest[nrest++] = slots[i];
+        }
+    }
+    qsort(rest, nrest, sizeof(WeakSlot), cmp_slot_newest);
+    Obj **list = xrealloc(NULL, (r + nrest) * sizeof(Obj *));
+    size_t n = 0;
+    for (uint32_t i = 0; i < r; i++) {
+        list[n++] = slots[i].holder;
+    }
+    for (size_t i = 0; i < nrest; i++) {
+        list[n++] = rest[i].holder;
+    }
+    free(rest);
+    *out = list;
+    return n;
+}
+
+// ---- Roots -----------------------------------------------------------------------------------
+
+uint32_t weak_root_add(WkVM *vm, Obj *o) {
+    WeakState *ws = vm->weak;
+    uint32_t h;
+    if (ws->free_count > 0) {
+        h = ws->free_roots[--ws->free_count];
+    } else {
+        grow((void **)&ws->roots, &ws->root_cap, ws->root_count + 1, sizeof(Obj *));
+        h = (uint32_t)ws->root_count++;
+    }
+    ws->roots[h] = o;
+    return h;
+}
+
+void weak_root_remove(WkVM *vm, uint32_t handle) {
+    WeakState *ws = vm->weak;
+    if (ws == NULL || handle >= ws->root_count || ws->roots[handle] == NULL) {
+        return;
+    }
+    ws->roots[handle] = NULL;
+    grow((void **)&ws->free_roots, &ws->free_cap, ws->free_count + 1, sizeof(uint32_t));
+    ws->free_roots[ws->free_count++] = handle;
+}
+
+Obj **weak_roots(WkVM *vm, size_t *count) {
+    *count = vm->weak->root_count;
+    return vm->weak->roots;
+}
+
+Obj **weak_module_slot(WkVM *vm, int i) {
+    return &vm->weak->module_slots[i];
+}
+
+// ---- Marking ---------------------------------------------------------------------------------
+
+void weak_mark_roots(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    if (ws == NULL) {
+        return;
+    }
+    ws->eph_count = 0;
+    ws->pending_count = 0;
+    ws->dying_count = 0;
+    for (size_t i = ws->qhead; i < ws->qtail; i++) {
+        gc_mark_object(vm, ws->queue[i].holder);
+        gc_mark_value(vm, ws->queue[i].callback);
+    }
+    for (size_t i = 0; i < ws->root_count; i++) {
+        gc_mark_object(vm, ws->roots[i]);
+    }
+    for (int i = 0; i < WEAK_MODULE_SLOTS; i++) {
+        gc_mark_object(vm, ws->module_slots[i]);
+    }
+}
+
+// ---- Ephemerons ------------------------------------------------------------------------------
+
+void weak_trace_ephemerons(WkVM *vm, Obj *table) {
+    WeakState *ws = vm->weak;
+    grow((void **)&ws->eph_tables, &ws->eph_cap, ws->eph_count + 1, sizeof(Obj *));
+    ws->eph_tables[ws->eph_count++] = table;
+}
+
+// One (key, value) pair of a live ephemeron table: trace the value now if the key is marked,
+// else park it on the key until the key is traced.
+static void eph_visit(WkVM *vm, Obj *key, Value value) {
+    if (!IS_OBJ(value) || AS_OBJ(value)->marked) {
+        return;
+    }
+    if (key->marked) {
+        gc_mark_value(vm, value);
+        return;
+    }
+    WeakState *ws = vm->weak;
+    SideEntry *e = side_find(ws, key);
+    if (e == NULL) {
+        return; // not registered: cannot happen for a live entry
+    }
+    grow((void **)&ws->pending, &ws->pending_cap, ws->pending_count + 1, sizeof(PendingNode));
+    ws->pending[ws->pending_count] = (PendingNode){AS_OBJ(value), e->pending};
+    e->pending = (int32_t)ws->pending_count++;
+    key->weakly |= WEAKLY_PENDING;
+}
+
+// A pending key was just marked and is being traced: trace its parked values too.
+static void eph_release(WkVM *vm, Obj *key) {
+    WeakState *ws = vm->weak;
+    key->weakly &= (uint8_t)~WEAKLY_PENDING;
+    SideEntry *e = side_find(ws, key);
+    if (e == NULL) {
+        return;
+    }
+    for (int32_t n = e->pending; n >= 0; n = ws->pending[n].next) {
+        gc_mark_object(vm, ws->pending[n].value);
+    }
+    e->pending = -1;
+}
+
+// gc_drain, plus the ephemeron hook: an object popped from the gray stack that is a pending
+// key releases its values. Returns whether anything was traced. (gc/ owns the gray stack.)
+static bool eph_drain(WkVM *vm) {
+    GcState *gc = &vm->gc;
+    bool any = false;
+    while (gc->gray_count > 0) {
+        Obj *o = gc->gray[--gc->gray_count];
+        if (o->weakly & WEAKLY_PENDING) {
+            eph_release(vm, o);
+        }
+        object_trace(vm, o);
+        any = true;
+    }
+    return any;
+}
+
+// Each live table is scanned once, each pending value is traced once when its key gets
+// marked: linear in the entries. Tables reached only through ephemeron values are appended
+// to eph_tables by their trace function while we drain, and scanned in a later round.
+void weak_converge_ephemerons(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    size_t scanned = 0;
+    for (;;) {
+        while (scanned < ws->eph_count) {
+            Obj *t = ws->eph_tables[scanned++];
+            const WeakHolderOps *ops = ws->ops[t->type];
+            if (ops != NULL && ops->ephemerons != NULL) {
+                ops->ephemerons(vm, t, eph_visit);
+            }
+        }
+        if (!eph_drain(vm) && scanned == ws->eph_count) {
+            break;
+        }
+    }
+    // keys still pending are dying: weak_clear_dying resets their heads and bits
+    ws->pending_count = 0;
+}
+
+// ---- Clearing --------------------------------------------------------------------------------
+
+static int cmp_item_newest(const void *a, const void *b) {
+    uint32_t x = ((const QueueItem *)a)->serial, y = ((const QueueItem *)b)->serial;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void queue_push(WeakState *ws, QueueItem item) {
+    if (ws->qtail == ws->qcap && ws->qhead > 0) {
+        memmove(ws->queue, ws->queue + ws->qhead, (ws->qtail - ws->qhead) * sizeof(QueueItem));
+        ws->qtail -= ws->qhead;
+        ws->qhead = 0;
+    }
+    grow((void **)&ws->queue, &ws->qcap, ws->qtail + 1, sizeof(QueueItem));
+    ws->queue[ws->qtail++] = item;
+}
+
+// Every holder of the dying [e->obj] forgets it; the callbacks are queued newest first.
+static void clear_object(WkVM *vm, SideEntry *e) {
+    WeakState *ws = vm->weak;
+    ws->batch_count = 0;
+    uint32_t n = e->count;
+    WeakSlot *slots = slots_of(e);
+    for (uint32_t i = 0; i < n; i++) {
+        WeakSlot s = slots[i];
+        const WeakHolderOps *ops = ws->ops[s.holder->type];
+        if (ops == NULL || ops->cleared == NULL) {
+            continue;
+        }
+        Value cb = EMPTY_VAL;
+        WeakClearAction act = ops->cleared(vm, s.holder, s.index, !s.holder->marked, &cb);
+        if (act == WEAK_CLEAR_PURGED) {
+            ws->stats.entries_purged++;
+        } else if (act == WEAK_CLEAR_CALLBACK || act == WEAK_CLEAR_RUN) {
+            grow((void **)&ws->batch, &ws->batch_cap, ws->batch_count + 1, sizeof(QueueItem));
+            ws->batch[ws->batch_count++] =
+                (QueueItem){s.holder, act == WEAK_CLEAR_RUN ? EMPTY_VAL : cb, s.serial};
+        }
+    }
+    ws->stats.slots_cleared += n;
+    if (ws->batch_count > 1) {
+        qsort(ws->batch, ws->batch_count, sizeof(QueueItem), cmp_item_newest);
+    }
+    for (size_t i = 0; i < ws->batch_count; i++) {
+        queue_push(ws, ws->batch[i]);
+    }
+}
+
+// Scans the side table (objects that were weakly referenced), never the heap: a dying object
+// that was never weakly referenced costs nothing here, one with k slots costs O(k).
+void weak_clear_dying(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    for (uint32_t i = 0; i <= ws->side_mask; i++) {
+        SideEntry *e = &ws->side[i];
+        if (e->obj == NULL || e->obj->marked) {
+            continue;
+        }
+        e->obj->weakly &= (uint8_t)~WEAKLY_PENDING;
+        e->pending = -1;
+        grow((void **)&ws->dying, &ws->dying_cap, ws->dying_count + 1, sizeof(Obj *));
+        ws->dying[ws->dying_count++] = e->obj;
+        clear_object(vm, e);
+    }
+}
+
+void weak_forget_dying(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    for (size_t i = 0; i < ws->dying_count; i++) {
+        SideEntry *e = side_find(ws, ws->dying[i]);
+        if (e != NULL) {
+            slots_release(e);
+            side_delete(ws, e);
+        }
+    }
+    ws->dying_count = 0;
+}
+
+// ---- Running callbacks -----------------------------------------------------------------------
+
+bool weak_has_pending(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    return ws != NULL && ws->qhead < ws->qtail && ws->running == 0;
+}
+
+// "Exception ignored in: <repr of what>" and the traceback, as PyErr_WriteUnraisable prints.
+static void report_unraisable(WkVM *vm, Value what) {
+    Value exc = vm->exception;
+    vm->exception = EMPTY_VAL;
+    gc_push_root(vm, exc);
+    ObjStr *r = NULL;
+    FILE *err = vm->err != NULL ? vm->err : stderr;
+    if (ops_repr(vm, what, &r) && r != NULL) {
+        fprintf(err, "Exception ignored in: %s\n", r->chars);
+    } else {
+        vm->exception = EMPTY_VAL;
+        fprintf(err, "Exception ignored in: <object repr() failed>\n");
+    }
+    exc_print(vm, exc, err);
+    fflush(err);
+    gc_pop_root(vm);
+}
+
+static bool run_item(WkVM *vm, QueueItem item) {
+    Value holder = OBJ_VAL(item.holder);
+    if (IS_EMPTY(item.callback)) {
+        const WeakHolderOps *ops = vm->weak->ops[item.holder->type];
+        if (ops == NULL || ops->run == NULL) {
+            return true;
+        }
+        if (!ops->run(vm, item.holder)) {
+            report_unraisable(vm, holder);
+            return false;
+        }
+        return true;
+    }
+    Value result;
+    Value arg = holder;
+    if (!vm_call(vm, item.callback, 1, &arg, NULL, &result)) {
+        report_unraisable(vm, item.callback);
+        return false;
+    }
+    return true;
+}
+
+size_t weak_run_pending(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    if (ws == NULL || ws->running >= RUN_NESTING_MAX) {
+        return 0;
+    }
+    Value saved = vm->exception;
+    vm->exception = EMPTY_VAL;
+    gc_push_root(vm, saved);
+    ws->running++;
+    size_t ran = 0;
+    while (ws->qhead < ws->qtail) {
+        QueueItem item = ws->queue[ws->qhead++];
+        if (ws->qhead == ws->qtail) {
+            ws->qhead = ws->qtail = 0;
+        }
+        gc_push_root(vm, OBJ_VAL(item.holder));
+        gc_push_root(vm, item.callback);
+        (void)run_item(vm, item);
+        gc_pop_roots(vm, 2);
+        ws = vm->weak;
+        ws->stats.callbacks_run++;
+        ran++;
+    }
+    ws->running--;
+    gc_pop_root(vm);
+    vm->exception = saved;
+    return ran;
+}
+
+void weak_stats(WkVM *vm, WeakStats *out) {
+    WeakState *ws = vm->weak;
+    *out = ws->stats;
+    out->side_objects = ws->side_count;
+    size_t bytes = sizeof *ws + (ws->side_mask + 1) * sizeof(SideEntry) +
+                   ws->qcap * sizeof(QueueItem) + ws->root_cap * sizeof(Obj *);
+    for (uint32_t i = 0; i <= ws->side_mask; i++) {
+        if (ws->side[i].obj != NULL && ws->side[i].cap > 1) {
+            bytes += ws->side[i].cap * sizeof(WeakSlot);
+        }
+    }
+    out->side_bytes = bytes;
+}

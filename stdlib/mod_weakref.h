@@ -1,0 +1,59 @@
+// The weakref module: ref (ReferenceType), proxy (ProxyType, CallableProxyType), WeakMethod,
+// WeakKeyDictionary (an ephemeron table), WeakValueDictionary, WeakSet, finalize,
+// getweakrefcount/getweakrefs, ReferenceError. Owns the kinds OBJ_WEAKREF, OBJ_PROXY,
+// OBJ_WEAKDICT, OBJ_WEAKSET and OBJ_FINALIZE; talks to the collector only through gc/weak.h
+// and never reads a mark bit nor frees another object.
+#ifndef WK_STDLIB_MOD_WEAKREF_H
+#define WK_STDLIB_MOD_WEAKREF_H
+
+#include "vm/config.h"
+#include "vm/vm.h"
+
+// ---- Module ----------------------------------------------------------------------------------
+
+// Create the weakref module into [*module] (its classes go into vm->cls.ref, .proxy,
+// .callable_proxy, .weakmethod, .weakkeydict, .weakvaluedict, .weakset, .finalize) and
+// register the holder hooks with gc/weak.c. May allocate. False with an exception pending.
+WK_NODISCARD bool mod_weakref_load(WkVM *vm, Value *module);
+
+// ---- Object kinds (dispatched from vm/object.c, vm/class.c, vm/attr.c) ------------------------
+
+// Mark what [o] (one of this module's kinds) holds strongly: callbacks, classes and attribute
+// dicts, WeakValueDictionary keys, finalize's func/args/kwargs. Weak slots are not traced;
+// WeakKeyDictionary values are traced by the collector's ephemeron pass only.
+void mod_weakref_trace(WkVM *vm, Obj *o);
+// Free what [o] owns besides its own block and unregister its weak slots (the sweep and
+// gc_free_all); returns the size of [o]'s block, which the caller frees.
+size_t mod_weakref_free(WkVM *vm, Obj *o);
+// type([o]) for this module's kinds.
+ObjClass *mod_weakref_class_of(WkVM *vm, Obj *o);
+// Where [o] keeps its attribute dict (NULL until the first attribute is set), or NULL when
+// it cannot have attributes (a plain ref: AttributeError as in CPython). Instances of ref
+// subclasses, weak containers and finalize subclasses have one.
+ObjDict **mod_weakref_fields(Obj *o);
+// The __new__ step of calling class [klass] whose instance_kind is one of this module's kinds
+// (ref and its subclasses, WeakMethod, the containers, finalize; ProxyType raises). [args]
+// are the call's positional arguments without the class; [kwargs] may be NULL. The caller
+// then runs __init__ on *out as usual. May allocate; false with an exception pending.
+WK_NODISCARD bool mod_weakref_new_instance(WkVM *vm, ObjClass *klass, int argc, Value *args,
+                                           ObjDict *kwargs, Value *out);
+
+// ---- Proxies (for vm/attr.c and vm/ops.c) -------------------------------------------------------
+
+// When [*v] is a proxy, replace it with its referent; ReferenceError when the proxy is dead.
+// Other values pass unchanged. (The proxy classes also define every dunder, so generic dunder
+// dispatch works without this.)
+WK_NODISCARD bool mod_weakref_proxy_unwrap(WkVM *vm, Value *v);
+// Attribute access through the proxy [proxy] on its referent (every name, __class__ too).
+WK_NODISCARD bool mod_weakref_proxy_getattr(WkVM *vm, Value proxy, ObjStr *name, Value *out);
+WK_NODISCARD bool mod_weakref_proxy_setattr(WkVM *vm, Value proxy, ObjStr *name, Value v);
+WK_NODISCARD bool mod_weakref_proxy_delattr(WkVM *vm, Value proxy, ObjStr *name);
+
+// ---- Exit ------------------------------------------------------------------------------------
+
+// At script end (and REPL exit), before the VM is freed: collect, run pending callbacks, then
+// call every live finalize whose atexit is true, newest first (finalizers made meanwhile
+// too). An exception in one is printed with its traceback and the rest still run.
+void mod_weakref_run_atexit(WkVM *vm);
+
+#endif

@@ -1,0 +1,100 @@
+// Unit tests of the collector (suite `gc`): accounting, reachability, temp roots, stress
+// mode, the weak intern table, and freeing everything at shutdown.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "gc/gc.h"
+#include "vm/dict.h"
+#include "vm/list.h"
+#include "vm/str.h"
+#include "vm/vm.h"
+
+static WkVM *vm;
+
+static void setup(void) {
+    char *argv[] = {"test"};
+    vm = vm_new(1, argv);
+    cr_assert_not_null(vm);
+}
+
+static void teardown(void) {
+    vm_free(vm);
+}
+
+TestSuite(gc, .init = setup, .fini = teardown);
+
+Test(gc, unreachable_objects_are_freed) {
+    gc_collect(vm);
+    size_t before = vm->gc.live_objects;
+    for (int i = 0; i < 100; i++) {
+        list_new(vm, 4);
+    }
+    size_t freed = gc_collect(vm);
+    cr_assert_geq(freed, 100);
+    cr_assert_eq(vm->gc.live_objects, before);
+}
+
+Test(gc, temp_roots_keep_objects_alive) {
+    ObjList *l = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(l));
+    for (int i = 0; i < 50; i++) {
+        list_append(vm, l, OBJ_VAL(list_new(vm, 0)));
+    }
+    gc_collect(vm);
+    cr_assert_eq(l->count, 50);
+    // the inner lists are still valid objects: mark them again through a second collection
+    gc_collect(vm);
+    cr_assert_eq(AS_OBJ(l->items[49])->type, OBJ_LIST);
+    gc_pop_root(vm);
+    cr_assert_geq(gc_collect(vm), 51);
+}
+
+Test(gc, accounting_returns_to_baseline) {
+    gc_collect(vm);
+    size_t base = vm->gc.bytes_allocated;
+    ObjList *l = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(l));
+    for (int i = 0; i < 1000; i++) {
+        list_append(vm, l, INT_VAL(i));
+    }
+    cr_assert_gt(vm->gc.bytes_allocated, base + 1000 * sizeof(Value));
+    gc_pop_root(vm);
+    gc_collect(vm);
+    cr_assert_eq(vm->gc.bytes_allocated, base);
+}
+
+Test(gc, intern_table_is_weak) {
+    ObjStr *a = str_intern(vm, "a-string-nobody-keeps", 21);
+    ObjStr *b = str_intern(vm, "a-string-nobody-keeps", 21);
+    cr_assert_eq(a, b, "interning returns the same object");
+    uint32_t count = vm->strings.count;
+    gc_collect(vm);
+    cr_assert_lt(vm->strings.count, count, "the unreferenced string left the intern table");
+}
+
+Test(gc, collect_is_not_reentrant) {
+    vm->gc.collecting = true;
+    cr_assert_eq(gc_collect(vm), 0);
+    vm->gc.collecting = false;
+}
+
+Test(gc, stress_mode_collects_at_every_allocation) {
+    vm->gc.stress = true;
+    size_t before = vm->gc.collections;
+    for (int i = 0; i < 10; i++) {
+        list_new(vm, 0);
+    }
+    cr_assert_geq(vm->gc.collections, before + 10);
+    vm->gc.stress = false;
+}
+
+Test(gc, threshold_adapts_to_live_heap) {
+    ObjList *l = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(l));
+    for (int i = 0; i < 200000; i++) {
+        list_append(vm, l, INT_VAL(i));
+    }
+    gc_collect(vm);
+    cr_assert_geq(vm->gc.next_gc, vm->gc.bytes_allocated);
+    gc_pop_root(vm);
+}

@@ -1,0 +1,323 @@
+// Unit tests of the weak-reference machinery (suite `weak`): slots cleared when referents die,
+// the shared basic ref, callback order, O(1) counts, the ephemeron pass, weak containers
+// purged by the collector, finalizers, and the same under GC stress. The weakref module is
+// driven through vm_call, so no bytecode runs.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "gc/gc.h"
+#include "gc/weak.h"
+#include "stdlib/mod_weakref.h"
+#include "vm/dict.h"
+#include "vm/list.h"
+#include "vm/ops.h"
+#include "vm/str.h"
+#include "vm/vm.h"
+
+static WkVM *vm;
+static ObjDict *wr; // the weakref module's globals
+
+// Callback log: the ids of the refs passed to `record`, in call order.
+static Obj *calls[64];
+static int ncalls;
+
+static bool record(WkVM *v, Value *args, int argc, ObjDict *kwargs, Value *result) {
+    (void)v;
+    (void)argc;
+    (void)kwargs;
+    if (ncalls < 64) {
+        calls[ncalls++] = AS_OBJ(args[0]);
+    }
+    *result = NONE_VAL;
+    return true;
+}
+
+static Value recorder;
+
+static void setup(void) {
+    char *argv[] = {"test"};
+    vm = vm_new(1, argv);
+    cr_assert_not_null(vm);
+    Value m;
+    cr_assert(mod_weakref_load(vm, &m));
+    gc_push_root(vm, m);
+    wr = ((ObjModule *)AS_OBJ(m))->globals;
+    ObjNative *n = (ObjNative *)gc_alloc_object(vm, sizeof(ObjNative), OBJ_NATIVE);
+    n->fn = record;
+    n->name = "record";
+    n->min_args = 1;
+    n->max_args = 1;
+    n->takes_kwargs = false;
+    n->self = EMPTY_VAL;
+    recorder = OBJ_VAL(n);
+    gc_push_root(vm, recorder);
+    ncalls = 0;
+}
+
+static void teardown(void) {
+    gc_pop_roots(vm, 2);
+    vm_free(vm);
+}
+
+TestSuite(weak, .init = setup, .fini = teardown);
+
+static Value global(const char *name) {
+    Value *v = dict_get_str(wr, str_from_cstr(vm, name));
+    cr_assert_not_null(v, "weakref.%s", name);
+    return *v;
+}
+
+// Call weakref.NAME(args...).
+static Value call(const char *name, int argc, Value *args) {
+    Value f = global(name);
+    Value out;
+    bool ok = vm_call(vm, f, argc, args, NULL, &out);
+    cr_assert(ok, "weakref.%s() raised", name);
+    return out;
+}
+
+static Value call_method(Value self, const char *name, int argc, Value *args) {
+    Value out;
+    bool ok = vm_call_method(vm, self, str_from_cstr(vm, name), argc, args, &out);
+    cr_assert(ok, ".%s() raised", name);
+    return out;
+}
+
+static Value deref(Value r) {
+    Value out;
+    cr_assert(vm_call(vm, r, 0, NULL, NULL, &out));
+    return out;
+}
+
+// A new plain object (hashable, unlike a list).
+static Value new_object(void) {
+    Value out;
+    cr_assert(vm_call(vm, OBJ_VAL(vm->cls.object), 0, NULL, NULL, &out));
+    return out;
+}
+
+static int64_t length(Value v) {
+    int64_t n;
+    cr_assert(ops_len(vm, v, &n));
+    return n;
+}
+
+Test(weak, slot_cleared_when_referent_dies) {
+    Value obj = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, obj);
+    Value r = call("ref", 1, &obj);
+    gc_push_root(vm, r);
+    gc_collect(vm);
+    cr_assert(value_is(deref(r), obj));
+    cr_assert_eq(weak_count(vm, AS_OBJ(obj)), 1);
+    vm->gc.temp_roots[vm->gc.temp_count - 2] = NONE_VAL; // drop obj
+    gc_collect(vm);
+    cr_assert(IS_NONE(deref(r)));
+    gc_pop_roots(vm, 2);
+}
+
+Test(weak, basic_ref_is_shared_callback_refs_are_not) {
+    Value obj = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, obj);
+    Value r1 = call("ref", 1, &obj);
+    gc_push_root(vm, r1);
+    Value r2 = call("ref", 1, &obj);
+    cr_assert(value_is(r1, r2));
+    Value args[2] = {obj, recorder};
+    Value r3 = call("ref", 2, args);
+    cr_assert(!value_is(r1, r3));
+    gc_push_root(vm, r3);
+    Value p = call("proxy", 1, &obj);
+    gc_push_root(vm, p);
+    cr_assert(value_is(p, call("proxy", 1, &obj)));
+    cr_assert_eq(weak_count(vm, AS_OBJ(obj)), 3);
+    Obj **refs;
+    size_t n = weak_refs(vm, AS_OBJ(obj), &refs);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(refs[0], AS_OBJ(r1));
+    cr_assert_eq(refs[1], AS_OBJ(p));
+    cr_assert_eq(refs[2], AS_OBJ(r3));
+    free(refs);
+    gc_pop_roots(vm, 4);
+}
+
+Test(weak, callbacks_run_newest_first_after_clearing) {
+    Value obj = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, obj);
+    Value args[2] = {obj, recorder};
+    Value refs[3];
+    for (int i = 0; i < 3; i++) {
+        refs[i] = call("ref", 2, args);
+        gc_push_root(vm, refs[i]);
+    }
+    vm->gc.temp_roots[vm->gc.temp_count - 4] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_eq(ncalls, 0, "callbacks never run inside the collector");
+    cr_assert(weak_has_pending(vm));
+    cr_assert_eq(weak_run_pending(vm), 3);
+    cr_assert_eq(ncalls, 3);
+    cr_assert_eq(calls[0], AS_OBJ(refs[2]));
+    cr_assert_eq(calls[1], AS_OBJ(refs[1]));
+    cr_assert_eq(calls[2], AS_OBJ(refs[0]));
+    gc_pop_roots(vm, 4);
+}
+
+Test(weak, ref_dying_with_referent_never_calls_back) {
+    Value obj = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, obj);
+    Value args[2] = {obj, recorder};
+    (void)call("ref", 2, args); // unreachable at once
+    gc_pop_root(vm);
+    gc_collect(vm);
+    weak_run_pending(vm);
+    cr_assert_eq(ncalls, 0);
+}
+
+Test(weak, dead_ref_leaves_referent_count) {
+    Value obj = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, obj);
+    Value args[2] = {obj, recorder};
+    for (int i = 0; i < 100; i++) {
+        (void)call("ref", 2, args);
+    }
+    Value keep = call("ref", 2, args);
+    gc_push_root(vm, keep);
+    cr_assert_eq(weak_count(vm, AS_OBJ(obj)), 101);
+    gc_collect(vm);
+    cr_assert_eq(weak_count(vm, AS_OBJ(obj)), 1);
+    gc_pop_roots(vm, 2);
+}
+
+Test(weak, ephemeron_value_referring_to_key_does_not_keep_it) {
+    Value d = call("WeakKeyDictionary", 0, NULL);
+    gc_push_root(vm, d);
+    Value k1 = new_object();
+    gc_push_root(vm, k1);
+    Value k2 = new_object();
+    gc_push_root(vm, k2);
+    // d[k1] = [k1, k2]; d[k2] = [k2]: both values refer to keys
+    ObjList *v1 = list_new(vm, 2);
+    gc_push_root(vm, OBJ_VAL(v1));
+    list_append(vm, v1, k1);
+    list_append(vm, v1, k2);
+    cr_assert(ops_setitem(vm, d, k1, OBJ_VAL(v1)));
+    ObjList *v2 = list_new(vm, 1);
+    gc_push_root(vm, OBJ_VAL(v2));
+    list_append(vm, v2, k2);
+    cr_assert(ops_setitem(vm, d, k2, OBJ_VAL(v2)));
+    gc_pop_roots(vm, 2);
+    // only k1 rooted: k2 is kept through d[k1]'s value (an ephemeron chain)
+    vm->gc.temp_roots[vm->gc.temp_count - 1] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_eq(length(d), 2);
+    // nothing rooted but d: both die although each value refers to its key
+    vm->gc.temp_roots[vm->gc.temp_count - 2] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_eq(length(d), 0);
+    gc_pop_roots(vm, 3);
+}
+
+Test(weak, value_dict_purged_and_key_reuse_kept) {
+    Value d = call("WeakValueDictionary", 0, NULL);
+    gc_push_root(vm, d);
+    Value keep = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, keep);
+    for (int i = 0; i < 1000; i++) {
+        Value v = OBJ_VAL(list_new(vm, 0));
+        gc_push_root(vm, v);
+        cr_assert(ops_setitem(vm, d, INT_VAL(i), v));
+        if (i % 10 == 0) {
+            list_append(vm, AS_LIST(keep), v);
+        }
+        gc_pop_root(vm);
+    }
+    gc_collect(vm);
+    cr_assert_eq(length(d), 100);
+    Value x;
+    cr_assert(ops_getitem(vm, d, INT_VAL(10), &x));
+    cr_assert(value_is(x, AS_LIST(keep)->items[1]));
+    gc_pop_roots(vm, 2);
+}
+
+Test(weak, iteration_survives_purge) {
+    Value s = call("WeakSet", 0, NULL);
+    gc_push_root(vm, s);
+    ObjList *keep = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(keep));
+    for (int i = 0; i < 20; i++) {
+        Value v = new_object();
+        gc_push_root(vm, v);
+        (void)call_method(s, "add", 1, &v);
+        list_append(vm, keep, v);
+        gc_pop_root(vm);
+    }
+    Value it;
+    cr_assert(ops_iter(vm, s, &it));
+    gc_push_root(vm, it);
+    Value item;
+    bool done;
+    cr_assert(ops_next(vm, it, &item, &done));
+    cr_assert(!done);
+    keep->count = 5; // drop 15 members
+    gc_collect(vm);
+    cr_assert_eq(length(s), 5);
+    int n = 1;
+    for (;;) {
+        cr_assert(ops_next(vm, it, &item, &done));
+        if (done) {
+            break;
+        }
+        n++;
+    }
+    cr_assert_eq(n, 5);
+    gc_pop_roots(vm, 3);
+}
+
+Test(weak, finalize_runs_once_at_death) {
+    Value obj = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, obj);
+    Value args[3] = {obj, recorder, obj};
+    // finalize(obj, record, obj) would keep obj alive through its args: use a list instead
+    Value other = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, other);
+    args[2] = other;
+    Value f = call("finalize", 3, args);
+    (void)f; // not rooted: finalize objects keep themselves alive while pending
+    vm->gc.temp_roots[vm->gc.temp_count - 2] = NONE_VAL;
+    gc_collect(vm);
+    weak_run_pending(vm);
+    cr_assert_eq(ncalls, 1);
+    cr_assert_eq(calls[0], AS_OBJ(other));
+    gc_collect(vm);
+    weak_run_pending(vm);
+    cr_assert_eq(ncalls, 1);
+    gc_pop_roots(vm, 2);
+}
+
+Test(weak, stress_mode_keeps_everything_consistent) {
+    vm->gc.stress = true;
+    Value d = call("WeakValueDictionary", 0, NULL);
+    gc_push_root(vm, d);
+    Value k = call("WeakKeyDictionary", 0, NULL);
+    gc_push_root(vm, k);
+    ObjList *keep = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(keep));
+    for (int i = 0; i < 60; i++) {
+        Value v = new_object();
+        gc_push_root(vm, v);
+        cr_assert(ops_setitem(vm, d, INT_VAL(i), v));
+        cr_assert(ops_setitem(vm, k, v, INT_VAL(i)));
+        Value a[2] = {v, recorder};
+        (void)call("ref", 2, a);
+        if (i % 3 == 0) {
+            list_append(vm, keep, v);
+        }
+        gc_pop_root(vm);
+    }
+    vm->gc.stress = false;
+    gc_collect(vm);
+    weak_run_pending(vm);
+    cr_assert_eq(length(d), 20);
+    cr_assert_eq(length(k), 20);
+    gc_pop_roots(vm, 3);
+}
