@@ -28,7 +28,7 @@ DEPS := /usr/include/readline/readline.h:libreadline-dev \
         /usr/include/criterion/criterion.h:libcriterion-dev \
         /usr/bin/pkg-config:pkg-config
 
-.PHONY: all deps test test-unit test-scripts test-stress test-asan asan clean bench
+.PHONY: all deps test test-unit test-cli test-scripts test-stress test-asan asan clean bench
 
 all: deps wk
 
@@ -72,13 +72,16 @@ build/unit/tests: $(UNITSRC) $(UNIT_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) $(INC) -DWK_DEBUG -o $@ $(UNITSRC) $(UNIT_OBJS) -lcriterion $(LIBS)
 
-test-unit: deps build/unit/tests
-	./build/unit/tests --jobs 2
+test-unit: deps wk build/unit/tests
+	WK_BIN=./wk ./build/unit/tests --jobs 2
+
+test-cli: wk
+	bash tests/cli/run.sh ./wk
 
 test-scripts: wk
 	python3 tests/run_scripts.py --wk ./wk
 
-test: test-unit test-scripts
+test: test-unit test-cli test-scripts
 
 test-stress: wk
 	python3 tests/run_scripts.py --wk ./wk --stress --no-cpython

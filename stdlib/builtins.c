@@ -1041,11 +1041,11 @@ static bool min_max(WkVM *vm, Value *args, int argc, ObjDict *kwargs, int op, Va
         if (!IS_EMPTY(key)) {
             ok = vm_call(vm, key, 1, &x, NULL, &k);
         }
-        if (ok && !IS_EMPTY(bestk)) {
+        if (ok && !IS_EMPTY(*rk)) {
             gc_push_root(vm, k);
             Value r;
             bool better = false;
-            ok = ops_compare(vm, op, k, bestk, &r) && ops_truthy(vm, r, &better);
+            ok = ops_compare(vm, op, k, *rk, &r) && ops_truthy(vm, r, &better);
             gc_pop_root(vm);
             if (ok && better) {
                 *rb = x;

@@ -308,7 +308,14 @@ static bool make_ref(WkVM *vm, Value target, Value callback, ObjClass *klass, bo
     return true;
 }
 
-static bool ref_new(WkVM *vm, ObjClass *klass, int argc, Value *args, Value *out) {
+// ref(ob[, callback]). The built-in ref has no __init__ (one call less per ref); CPython's
+// ref.__init__ rejects keywords, so the exact class checks them here, while subclasses get
+// them in their own __init__.
+static bool ref_new(WkVM *vm, ObjClass *klass, int argc, Value *args, ObjDict *kwargs,
+                    Value *out) {
+    if (!kwargs_empty(kwargs) && (klass == vm->cls.ref || klass == vm->cls.weakmethod)) {
+        return exc_raise(vm, vm->cls.TypeError, "ref() takes no keyword arguments");
+    }
     if (argc < 1) {
         return exc_raise(vm, vm->cls.TypeError, "__new__ expected at least 1 argument, got %d",
                          argc);
@@ -366,14 +373,6 @@ static bool self_ref(WkVM *vm, Value self, ObjWeakRef **out) {
     return true;
 }
 
-NATIVE(ref_init) {
-    if (!kwargs_empty(kwargs)) {
-        return exc_raise(vm, vm->cls.TypeError, "ref() takes no keyword arguments");
-    }
-    *result = NONE_VAL;
-    return true;
-}
-
 // r(): the referent or None; a WeakMethod rebuilds its bound method.
 NATIVE(ref_call) {
     ObjWeakRef *r = NULL;
@@ -404,6 +403,23 @@ NATIVE(ref_call) {
     bm->func = OBJ_VAL(x->func);
     gc_pop_roots(vm, 2);
     *result = OBJ_VAL(bm);
+    return true;
+}
+
+bool mod_weakref_call_fast(WkVM *vm, Value callee, Value *out) {
+    Obj *o = AS_OBJ(callee);
+    if (o->type != OBJ_WEAKREF || (o->flags & WR_METHOD)) {
+        return false;
+    }
+    if ((o->flags & WR_EXT) && as_ex(o)->klass != NULL && as_ex(o)->klass != vm->cls.ref) {
+        // a subclass: fast only while it inherits ref.__call__
+        Value *c = class_lookup(as_ex(o)->klass, vm->names.__call__);
+        if (c == NULL || !IS_NATIVE(*c) || AS_NATIVE(*c)->fn != ref_call) {
+            return false;
+        }
+    }
+    Obj *target = ((ObjWeakRef *)o)->referent;
+    *out = target != NULL ? OBJ_VAL(target) : NONE_VAL;
     return true;
 }
 
@@ -571,6 +587,12 @@ bool mod_weakref_proxy_unwrap(WkVM *vm, Value *v) {
 bool mod_weakref_proxy_getattr(WkVM *vm, Value proxy, ObjStr *name, Value *out) {
     if (!mod_weakref_proxy_unwrap(vm, &proxy)) {
         return false;
+    }
+    if (name == vm->names.__call__ && IS_OBJ(proxy) &&
+        (OBJ_TYPE(proxy) == OBJ_FUNCTION || OBJ_TYPE(proxy) == OBJ_NATIVE ||
+         OBJ_TYPE(proxy) == OBJ_BOUND_METHOD || OBJ_TYPE(proxy) == OBJ_CLASS)) {
+        *out = proxy; // calling it is calling the referent (the VM calls obj.__call__)
+        return true;
     }
     gc_push_root(vm, proxy);
     bool ok = attr_get(vm, proxy, name, out);
@@ -904,9 +926,19 @@ static ObjWeakTable *table_new(WkVM *vm, ObjType type, uint8_t flags, ObjClass *
     return t;
 }
 
+// Lists, dicts and sets are unhashable, but wk can weakly reference them: as keys of weakly
+// keyed containers they hash and compare by identity.
+static bool identity_keyed(Value v) {
+    return IS_LIST(v) || IS_DICT(v) || (IS_SET(v) && !AS_SET(v)->frozen);
+}
+
 static bool keys_equal(WkVM *vm, Value a, Value b, bool *eq) {
     if (value_is(a, b)) {
         *eq = true;
+        return true;
+    }
+    if (identity_keyed(a) || identity_keyed(b)) {
+        *eq = false;
         return true;
     }
     if (IS_STR(a) && IS_STR(b)) {
@@ -1050,8 +1082,14 @@ static void table_clear(WkVM *vm, ObjWeakTable *t) {
 
 // The hash of a key: the object's own for weak keys (TypeError when not weakrefable).
 static bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
-    if (!(t->obj.flags & WT_VALUES) && !check_weakrefable(vm, key)) {
-        return false;
+    if (!(t->obj.flags & WT_VALUES)) {
+        if (!check_weakrefable(vm, key)) {
+            return false;
+        }
+        if (identity_keyed(key)) {
+            *h = ((uint64_t)(uintptr_t)AS_OBJ(key) >> 4) * 0x9E3779B97F4A7C15ull;
+            return true;
+        }
     }
     return ops_hash(vm, key, h);
 }
@@ -1101,7 +1139,7 @@ static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int
         return lenient ? true : check_weakrefable(vm, key);
     }
     uint64_t h;
-    if (!ops_hash(vm, key, &h)) {
+    if (!key_hash(vm, t, key, &h)) {
         return false;
     }
     return table_find(vm, t, key, h, n);
@@ -1344,6 +1382,15 @@ NATIVE(table_unhashable) {
 
 // ---- Weak dictionaries -----------------------------------------------------------------------
 
+// KeyError('[msg]').
+static bool raise_key_message(WkVM *vm, const char *msg) {
+    Value s = OBJ_VAL(str_from_cstr(vm, msg));
+    gc_push_root(vm, s);
+    bool ok = dict_raise_key_error(vm, s);
+    gc_pop_root(vm);
+    return ok;
+}
+
 // KeyError for a missing [key]: a weakly keyed table reports a ref to the key, as CPython's
 // dict of refs does.
 static bool raise_missing(WkVM *vm, ObjWeakTable *t, Value key) {
@@ -1537,11 +1584,7 @@ NATIVE(wdict_popitem) {
         *result = OBJ_VAL(tup);
         return true;
     }
-    return exc_raise_value(vm, OBJ_VAL(exc_new(vm, vm->cls.KeyError,
-                                               tuple_from(vm, (Value[]){OBJ_VAL(str_from_cstr(
-                                                              vm, "popitem(): dictionary is "
-                                                                  "empty"))},
-                                                          1))));
+    return raise_key_message(vm, "popitem(): dictionary is empty");
 }
 
 NATIVE(wdict_setdefault) {
@@ -1760,12 +1803,7 @@ NATIVE(wset_pop) {
             return true;
         }
     }
-    return exc_raise_value(
-        vm, OBJ_VAL(exc_new(vm, vm->cls.KeyError,
-                            tuple_from(vm,
-                                       (Value[]){OBJ_VAL(str_from_cstr(vm, "pop from empty "
-                                                                           "WeakSet"))},
-                                       1))));
+    return raise_key_message(vm, "pop from empty WeakSet");
 }
 
 NATIVE(wset_clear) {
@@ -2559,9 +2597,12 @@ bool mod_weakref_new_instance(WkVM *vm, ObjClass *klass, int argc, Value *args,
     switch (klass->instance_kind) {
     case OBJ_WEAKREF:
         if (vm->cls.weakmethod != NULL && class_is_subclass(klass, vm->cls.weakmethod)) {
+            if (!kwargs_empty(kwargs) && klass == vm->cls.weakmethod) {
+                return exc_raise(vm, vm->cls.TypeError, "ref() takes no keyword arguments");
+            }
             return weakmethod_new(vm, klass, argc, args, out);
         }
-        return ref_new(vm, klass, argc, args, out);
+        return ref_new(vm, klass, argc, args, kwargs, out);
     case OBJ_PROXY: {
         char name[64];
         snprintf(name, sizeof name, "weakref.%s", klass->name->chars);
@@ -2629,7 +2670,7 @@ static void add_property(WkVM *vm, ObjClass *c, const char *name, NativeFn gette
 }
 
 static const MethodDef ref_methods[] = {
-    {"__init__", ref_init, 2, 3, true},   {"__call__", ref_call, 1, -1, true},
+    {"__call__", ref_call, 1, -1, true},
     {"__hash__", ref_hash, 1, 1, false},  {"__eq__", ref_eq, 2, 2, false},
     {"__ne__", ref_ne, 2, 2, false},      {"__repr__", ref_repr, 1, 1, false},
     {NULL, NULL, 0, 0, false},
@@ -2768,7 +2809,9 @@ static void add_function(WkVM *vm, ObjDict *globals, const char *name, NativeFn 
 }
 
 static void alias(WkVM *vm, ObjDict *globals, const char *name, Value v) {
+    gc_push_root(vm, v);
     dict_set_str(vm, globals, str_from_cstr(vm, name), v);
+    gc_pop_root(vm);
 }
 
 bool mod_weakref_load(WkVM *vm, Value *module) {

@@ -38,6 +38,11 @@ ObjDict **mod_weakref_fields(Obj *o);
 WK_NODISCARD bool mod_weakref_new_instance(WkVM *vm, ObjClass *klass, int argc, Value *args,
                                            ObjDict *kwargs, Value *out);
 
+// Fast path for calling a ref with no arguments (vm_call): when [callee] is a ref whose class
+// uses the built-in __call__ (not a WeakMethod), store its referent or None in [*out] and
+// return true; false means "not handled here, call it the usual way". Never allocates.
+bool mod_weakref_call_fast(WkVM *vm, Value callee, Value *out);
+
 // ---- Proxies (for vm/attr.c and vm/ops.c) -------------------------------------------------------
 
 // When [*v] is a proxy, replace it with its referent; ReferenceError when the proxy is dead.

@@ -368,6 +368,15 @@ static ObjStr *current_module_name(WkVM *vm) {
 }
 
 bool class_build(WkVM *vm, ObjStr *name, Value *bases, int nbases, ObjDict *ns, Value *out) {
+    if (nbases == 1 && !IS_CLASS(bases[0])) {
+        // As CPython does, the base's type acts as the metaclass: type(base)(name, bases, ns).
+        ObjTuple *bt = tuple_from(vm, bases, 1);
+        gc_push_root(vm, OBJ_VAL(bt));
+        Value a[3] = {OBJ_VAL(name), OBJ_VAL(bt), OBJ_VAL(ns)};
+        bool ok = vm_call(vm, OBJ_VAL(class_of(vm, bases[0])), 3, a, NULL, out);
+        gc_pop_root(vm);
+        return ok;
+    }
     ObjClass *base;
     if (!check_base(vm, bases, nbases, &base)) {
         return false;

@@ -607,6 +607,59 @@ static void print_entry(WkVM *vm, ObjCode *code, int64_t index, FILE *out) {
     print_carets(out, display_width(text, from), display_width(text, to));
 }
 
+#define TB_LIMIT 1000          // entries printed at most (the newest), as PyTraceBack_LIMIT
+#define TB_RECURSIVE_CUTOFF 3  // identical consecutive entries shown before collapsing
+
+static bool entry_of(Value t, ObjCode **code, int64_t *index, int *line) {
+    if (!IS_TUPLE(t) || AS_TUPLE(t)->count != 2 || !IS_KIND(AS_TUPLE(t)->items[0], OBJ_CODE) ||
+        !IS_INT(AS_TUPLE(t)->items[1])) {
+        return false;
+    }
+    *code = (ObjCode *)AS_OBJ(AS_TUPLE(t)->items[0]);
+    *index = AS_INT(AS_TUPLE(t)->items[1]);
+    *line = (*code)->pos != NULL && *index >= 0 && *index < (*code)->ncode
+                ? (*code)->pos[*index].line
+                : (*code)->firstline;
+    return true;
+}
+
+static void print_repeated(FILE *out, int count) {
+    count -= TB_RECURSIVE_CUTOFF;
+    fprintf(out, "  [Previous line repeated %d more time%s]\n", count, count > 1 ? "s" : "");
+}
+
+// The entries of a traceback list, collapsing runs of the same line as CPython does.
+static void print_entries(WkVM *vm, ObjList *tb, FILE *out) {
+    uint32_t start = tb->count > TB_LIMIT ? tb->count - TB_LIMIT : 0;
+    ObjCode *last_code = NULL;
+    int last_line = -1, count = 0;
+    for (uint32_t i = start; i < tb->count; i++) {
+        ObjCode *code;
+        int64_t index;
+        int line;
+        if (!entry_of(tb->items[i], &code, &index, &line)) {
+            continue;
+        }
+        bool same = last_code != NULL && line == last_line && code->filename == last_code->filename &&
+                    code->name == last_code->name;
+        if (!same) {
+            if (count > TB_RECURSIVE_CUTOFF) {
+                print_repeated(out, count);
+            }
+            last_code = code;
+            last_line = line;
+            count = 0;
+        }
+        count++;
+        if (count <= TB_RECURSIVE_CUTOFF) {
+            print_entry(vm, code, index, out);
+        }
+    }
+    if (count > TB_RECURSIVE_CUTOFF) {
+        print_repeated(out, count);
+    }
+}
+
 // The "  File ..., line N" block of a SyntaxError: the offending line and its caret.
 static void print_syntax_details(WkVM *vm, Value e, FILE *out) {
     Value file = field(vm, e, "filename");
@@ -635,26 +688,23 @@ static void print_syntax_details(WkVM *vm, Value e, FILE *out) {
     if (!IS_INT(off) || AS_INT(off) < 1) {
         return;
     }
-    int from = (int)AS_INT(off) - 1 - lead;
-    int to = IS_INT(end_off) && AS_INT(end_off) > AS_INT(off) ? (int)AS_INT(end_off) - 1 - lead
-                                                                  : from + 1;
+    int64_t o = AS_INT(off);
+    int64_t eo = IS_INT(end_off) && AS_INT(end_off) != 0 ? AS_INT(end_off) : o;
+    if (eo == o || eo == -1 || class_is_subclass(class_of(vm, e), vm->cls.IndentationError)) {
+        eo = o + 1; // CPython marks indentation errors with a single caret
+    }
+    int from = (int)o - 1 - lead;
+    int to = (int)eo - 1 - lead;
     if (from < 0) {
-        from = 0;
+        return; // the error is in the indentation: CPython prints no caret
     }
-    if (from > end - lead) {
-        from = end - lead;
-    }
-    if (to > end - lead + 1) {
-        to = end - lead + 1;
-    }
-    if (to <= from) {
-        to = from + 1;
-    }
+    int len = end - lead;
     const char *body = s + lead;
-    int w_from = display_width(body, from < end - lead ? from : end - lead) +
-                 (from > end - lead ? from - (end - lead) : 0);
-    int w_to = w_from + (to - from <= end - lead - from ? display_width(body + from, to - from)
-                                                        : to - from);
+    int w_from = display_width(body, from < len ? from : len) + (from > len ? from - len : 0);
+    int w_to = to <= len ? display_width(body, to) : display_width(body, len) + (to - len);
+    if (w_to <= w_from) {
+        w_to = w_from + 1;
+    }
     print_carets(out, w_from, w_to);
 }
 
@@ -687,15 +737,7 @@ static void print_one(WkVM *vm, Value e, FILE *out) {
     ObjException *x = AS_EXCEPTION(e);
     if (IS_LIST(x->traceback) && AS_LIST(x->traceback)->count > 0) {
         fputs("Traceback (most recent call last):\n", out);
-        ObjList *tb = AS_LIST(x->traceback);
-        for (uint32_t i = 0; i < tb->count; i++) {
-            Value t = tb->items[i];
-            if (IS_TUPLE(t) && AS_TUPLE(t)->count == 2 && IS_KIND(AS_TUPLE(t)->items[0], OBJ_CODE) &&
-                IS_INT(AS_TUPLE(t)->items[1])) {
-                print_entry(vm, (ObjCode *)AS_OBJ(AS_TUPLE(t)->items[0]),
-                            AS_INT(AS_TUPLE(t)->items[1]), out);
-            }
-        }
+        print_entries(vm, AS_LIST(x->traceback), out);
     }
     if (class_is_subclass(x->klass, vm->cls.SyntaxError)) {
         print_syntax_details(vm, e, out);

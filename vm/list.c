@@ -81,7 +81,9 @@ ObjTuple *tuple_new(WkVM *vm, uint32_t count) {
 
 ObjTuple *tuple_from(WkVM *vm, const Value *items, uint32_t count) {
     ObjTuple *t = tuple_new(vm, count);
-    memcpy(t->items, items, sizeof(Value) * count);
+    if (count > 0) {
+        memcpy(t->items, items, sizeof(Value) * count);
+    }
     return t;
 }
 
@@ -105,8 +107,10 @@ bool list_extend(WkVM *vm, ObjList *l, Value iterable) {
         seq_items(iterable, &n);
         reserve(vm, l, l->count + n, NONE_VAL);
         Value *src = seq_items(iterable, &n); // re-read: l may be iterable itself
-        memmove(l->items + l->count, src, sizeof(Value) * n);
-        l->count += n;
+        if (n > 0) {
+            memmove(l->items + l->count, src, sizeof(Value) * n);
+            l->count += n;
+        }
         return true;
     }
     Value it;
@@ -218,8 +222,12 @@ static void replace_range(WkVM *vm, ObjList *l, uint32_t lo, uint32_t hi, const 
     if (n > old) {
         reserve(vm, l, l->count + (n - old), keep);
     }
-    memmove(l->items + lo + n, l->items + hi, sizeof(Value) * (l->count - hi));
-    memcpy(l->items + lo, src, sizeof(Value) * n);
+    if (l->count > hi) {
+        memmove(l->items + lo + n, l->items + hi, sizeof(Value) * (l->count - hi));
+    }
+    if (n > 0) {
+        memcpy(l->items + lo, src, sizeof(Value) * n);
+    }
     l->count = l->count + n - old;
 }
 
@@ -278,7 +286,9 @@ bool list_setitem(WkVM *vm, ObjList *l, Value key, Value v) {
 
 // Remove items [lo, hi) of [l].
 static void remove_range(ObjList *l, uint32_t lo, uint32_t hi) {
-    memmove(l->items + lo, l->items + hi, sizeof(Value) * (l->count - hi));
+    if (hi > lo && l->count > hi) {
+        memmove(l->items + lo, l->items + hi, sizeof(Value) * (l->count - hi));
+    }
     l->count -= hi - lo;
 }
 
@@ -352,8 +362,13 @@ bool list_concat(WkVM *vm, Value a, Value b, Value *out) {
         dst = t->items;
         *out = OBJ_VAL(t);
     }
-    memcpy(dst, seq_items(a, &na), sizeof(Value) * na);
-    memcpy(dst + na, seq_items(b, &nb), sizeof(Value) * nb);
+    Value *ia = seq_items(a, &na), *ib = seq_items(b, &nb);
+    if (na > 0) {
+        memcpy(dst, ia, sizeof(Value) * na);
+    }
+    if (nb > 0) {
+        memcpy(dst + na, ib, sizeof(Value) * nb);
+    }
     return true;
 }
 
@@ -964,7 +979,9 @@ static bool m_copy(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) 
     (void)argc, (void)kw;
     SELF_LIST("copy");
     ObjList *l = list_new(vm, self->count);
-    memcpy(l->items, self->items, sizeof(Value) * self->count);
+    if (self->count > 0) {
+        memcpy(l->items, self->items, sizeof(Value) * self->count);
+    }
     l->count = self->count;
     *result = OBJ_VAL(l);
     return true;
@@ -975,6 +992,46 @@ static bool m_clear(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result)
     SELF_LIST("clear");
     self->count = 0;
     *result = NONE_VAL;
+    return true;
+}
+
+// The sequence dunders, for code that calls them by name (super().__getitem__, ...).
+static bool m_getitem(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) {
+    (void)argc, (void)kw;
+    return ops_getitem(vm, args[0], args[1], result);
+}
+
+static bool m_setitem(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) {
+    (void)argc, (void)kw;
+    SELF_LIST("__setitem__");
+    *result = NONE_VAL;
+    return list_setitem(vm, self, args[1], args[2]);
+}
+
+static bool m_delitem(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) {
+    (void)argc, (void)kw;
+    SELF_LIST("__delitem__");
+    *result = NONE_VAL;
+    return list_delitem(vm, self, args[1]);
+}
+
+static bool m_len(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) {
+    (void)argc, (void)kw;
+    int64_t n;
+    if (!ops_len(vm, args[0], &n)) {
+        return false;
+    }
+    *result = INT_VAL(n);
+    return true;
+}
+
+static bool m_contains(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) {
+    (void)argc, (void)kw;
+    bool in;
+    if (!ops_contains(vm, args[0], args[1], &in)) {
+        return false;
+    }
+    *result = BOOL_VAL(in);
     return true;
 }
 
@@ -991,6 +1048,11 @@ void list_init_class(WkVM *vm) {
     class_add_native(vm, c, "reverse", m_reverse, 1, 1, false);
     class_add_native(vm, c, "copy", m_copy, 1, 1, false);
     class_add_native(vm, c, "clear", m_clear, 1, 1, false);
+    class_add_native(vm, c, "__getitem__", m_getitem, 2, 2, false);
+    class_add_native(vm, c, "__setitem__", m_setitem, 3, 3, false);
+    class_add_native(vm, c, "__delitem__", m_delitem, 2, 2, false);
+    class_add_native(vm, c, "__len__", m_len, 1, 1, false);
+    class_add_native(vm, c, "__contains__", m_contains, 2, 2, false);
 }
 
 // ---- tuple methods ---------------------------------------------------------------------------
@@ -1019,4 +1081,7 @@ void tuple_init_class(WkVM *vm) {
     ObjClass *c = vm->cls.tuple;
     class_add_native(vm, c, "count", t_count, 2, 2, false);
     class_add_native(vm, c, "index", t_index, 2, 4, false);
+    class_add_native(vm, c, "__getitem__", m_getitem, 2, 2, false);
+    class_add_native(vm, c, "__len__", m_len, 1, 1, false);
+    class_add_native(vm, c, "__contains__", m_contains, 2, 2, false);
 }

@@ -1503,7 +1503,24 @@ bool ops_contains(WkVM *vm, Value container, Value item, bool *out) {
 
 // ---- Subscripts ------------------------------------------------------------------------------
 
+// An object with __index__ (a proxy to an int too) indexes the built-in sequences.
+static bool sequence_key(WkVM *vm, Value obj, Value *key) {
+    if (dunder_kind(*key) && (IS_LIST(obj) || IS_TUPLE(obj) || IS_STR(obj) ||
+                              IS_KIND(obj, OBJ_RANGE)) &&
+        find_dunder(vm, *key, CLASS_D_INDEX, vm->names.__index__) != NULL) {
+        int64_t i;
+        if (!ops_index(vm, *key, &i)) {
+            return false;
+        }
+        *key = INT_VAL(i);
+    }
+    return true;
+}
+
 bool ops_getitem(WkVM *vm, Value obj, Value key, Value *out) {
+    if (!sequence_key(vm, obj, &key)) {
+        return false;
+    }
     if (IS_OBJ(obj)) {
         switch (OBJ_TYPE(obj)) {
         case OBJ_LIST:
@@ -1541,6 +1558,9 @@ bool ops_getitem(WkVM *vm, Value obj, Value key, Value *out) {
 }
 
 bool ops_setitem(WkVM *vm, Value obj, Value key, Value v) {
+    if (!sequence_key(vm, obj, &key)) {
+        return false;
+    }
     if (IS_LIST(obj)) {
         return list_setitem(vm, AS_LIST(obj), key, v);
     }
@@ -1558,6 +1578,9 @@ bool ops_setitem(WkVM *vm, Value obj, Value key, Value v) {
 }
 
 bool ops_delitem(WkVM *vm, Value obj, Value key) {
+    if (!sequence_key(vm, obj, &key)) {
+        return false;
+    }
     if (IS_LIST(obj)) {
         return list_delitem(vm, AS_LIST(obj), key);
     }

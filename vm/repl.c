@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -67,24 +68,44 @@ void repl_handle_sigint(WkVM *vm) {
 
 static bool cancelled; // the line being read was abandoned with Ctrl-C
 
-// readline's input: like its own rl_getc, but a Ctrl-C that interrupts read() becomes the
-// KEY_INTERRUPT key, bound to cancel_line below.
+// readline's input: like its own rl_getc, but a Ctrl-C becomes the KEY_INTERRUPT key, bound to
+// cancel_line below. SIGINT is blocked except inside pselect, so a Ctrl-C that arrives
+// between the flag test and the wait is not lost until the next key.
 static int getc_interruptible(FILE *in) {
+    int fd = fileno(in);
+    sigset_t block, orig;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &orig);
+    int result = EOF;
     for (;;) {
-        unsigned char c;
-        ssize_t n = read(fileno(in), &c, 1);
-        if (n == 1) {
-            return c;
-        }
-        if (n == 0 || errno != EINTR) {
-            return EOF;
-        }
         if (sigint_at_prompt) {
             sigint_at_prompt = 0;
-            return KEY_INTERRUPT;
+            result = KEY_INTERRUPT;
+            break;
         }
-        rl_check_signals(); // a window resize
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        if (pselect(fd + 1, &fds, NULL, NULL, NULL, &orig) < 0) {
+            if (errno == EINTR) {
+                rl_check_signals(); // a window resize
+                continue;
+            }
+            break;
+        }
+        unsigned char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n == 1) {
+            result = c;
+            break;
+        }
+        if (n == 0 || errno != EINTR) {
+            break;
+        }
     }
+    sigprocmask(SIG_SETMASK, &orig, NULL);
+    return result;
 }
 
 // Ctrl-C at the prompt: abandon the line (and any pending block), as CPython does.
@@ -368,10 +389,10 @@ static bool resolve(WkVM *vm, const char *expr, size_t len, Value *out) {
     return true;
 }
 
-// Offer the string keys of [d] that start with [prefix], as "[head]key" plus "(" for
-// callables. [hide]: 1 skips names starting with "_", 2 those starting with "__".
+// Offer the string keys of [d] that start with [prefix], as "[head]key", plus "(" for
+// callables when [calls]. [hide]: 1 skips names starting with "_", 2 those starting with "__".
 static void offer_dict(WkVM *vm, ObjDict *d, const char *head, size_t hlen, const char *prefix,
-                       int hide) {
+                       int hide, bool calls) {
     if (d == NULL) {
         return;
     }
@@ -387,7 +408,7 @@ static void offer_dict(WkVM *vm, ObjDict *d, const char *head, size_t hlen, cons
             (hide == 1 && k->chars[0] == '_') || (hide == 2 && strncmp(k->chars, "__", 2) == 0)) {
             continue;
         }
-        cand_add(head, hlen, k->chars, k->size, is_callable(vm, e->value) ? "(" : "");
+        cand_add(head, hlen, k->chars, k->size, calls && is_callable(vm, e->value) ? "(" : "");
     }
 }
 
@@ -401,9 +422,9 @@ static void complete_attribute(WkVM *vm, const char *text) {
     }
     const char *prefix = dot + 1;
     int hide = prefix[0] == '\0' ? 1 : (prefix[0] == '_' && prefix[1] == '\0') ? 2 : 0;
-    offer_dict(vm, own_dict(v), text, elen + 1, prefix, hide);
+    offer_dict(vm, own_dict(v), text, elen + 1, prefix, hide, true);
     for (ObjClass *c = attr_class(vm, v); c != NULL; c = c->base) {
-        offer_dict(vm, c->dict, text, elen + 1, prefix, hide);
+        offer_dict(vm, c->dict, text, elen + 1, prefix, hide, true);
     }
 }
 
@@ -415,8 +436,8 @@ static void complete_name(WkVM *vm, const char *text) {
             cand_add(KEYWORDS[i], strlen(KEYWORDS[i]), "", 0, keyword_suffix(KEYWORDS[i]));
         }
     }
-    offer_dict(vm, vm->main_globals, "", 0, text, 0);
-    offer_dict(vm, vm->builtins, "", 0, text, 0);
+    offer_dict(vm, vm->main_globals, "", 0, text, 0, true);
+    offer_dict(vm, vm->builtins, "", 0, text, 0, true);
 }
 
 // Module names: the built-in ones, those already imported, and the .wk files where `import`
@@ -506,7 +527,7 @@ static char **complete(const char *text, int start, int end) {
     case 'f': {
         Value *m = find_name(vm->modules, mod, mlen);
         if (m != NULL) {
-            offer_dict(vm, own_dict(*m), "", 0, text, text[0] == '_' ? 0 : 1);
+            offer_dict(vm, own_dict(*m), "", 0, text, text[0] == '_' ? 0 : 1, false);
         }
         break;
     }
@@ -639,7 +660,11 @@ static void run_pending(Repl *r) {
     fflush(vm->out);
     if (res == VM_ERROR) {
         vm_report_exception(vm);
+    } else if (res == VM_OK && vm->interrupted) {
+        // Ctrl-C reached a native that returned early (time.sleep) after the last safe point.
+        fputs("KeyboardInterrupt\n", vm->err);
     }
+    vm->interrupted = 0;
     vm->exception = EMPTY_VAL;
     vm->stack_top = vm->stack;
     vm->frame_count = 0;
@@ -657,13 +682,15 @@ static void run_pending(Repl *r) {
     }
 }
 
-// A blank line: it ends a block, unless a bracket or string is still open.
-static void feed_blank(Repl *r) {
+// A blank [line]: it ends a block, unless a bracket or string is still open (then it is
+// part of the input, spaces and all).
+static void feed_blank(Repl *r, const char *line) {
     CompileError err;
     bool ok = try_compile(r, &err);
     bool more = !ok && open_token(&err);
     compile_error_free(&err);
     if (more) {
+        strbuf_add(&r->buf, line, strlen(line));
         strbuf_addc(&r->buf, '\n');
         r->nlines++;
         return;
@@ -691,7 +718,7 @@ static void feed_line(Repl *r, const char *line) {
         return;
     }
     if (r->nlines > 0 && is_blank(line)) {
-        feed_blank(r);
+        feed_blank(r, line);
         return;
     }
     if (r->nlines > 0 && ends_block(r, line)) {

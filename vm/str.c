@@ -213,7 +213,9 @@ uint64_t str_hash_bytes(const char *chars, size_t size) {
         h = (h << 31) | (h >> 33);
     }
     uint64_t tail = 0;
-    memcpy(&tail, chars + i, size - i);
+    if (size > i) {
+        memcpy(&tail, chars + i, size - i);
+    }
     h ^= tail * 0x52dce729ULL + (size - i);
     h = mix64(h);
     if (h == 0 || h == UINT64_MAX) {
@@ -314,7 +316,9 @@ static ObjStr *alloc_str(WkVM *vm, const char *chars, size_t size, uint64_t hash
     s->hash = hash;
     s->interned = false;
     s->ascii = ascii;
-    memcpy(s->chars, chars, size);
+    if (size > 0) {
+        memcpy(s->chars, chars, size);
+    }
     s->chars[size] = '\0';
     return s;
 }
@@ -671,11 +675,11 @@ static bool sub_range(WkVM *vm, ObjStr *s, Value *args, int argc, int i, size_t 
     if (start < 0) {
         start = start + len < 0 ? 0 : start + len;
     }
-    if (start > len) {
+    if (start > len || end < start) {
         return false;
     }
     *lo = str_byte_offset(s, start);
-    *hi = end < start ? *lo : str_byte_offset(s, end);
+    *hi = str_byte_offset(s, end);
     return true;
 }
 
@@ -1017,15 +1021,7 @@ static void split_whitespace(WkVM *vm, ObjStr *s, int64_t maxsplit, ObjList *out
             return;
         }
         if (maxsplit-- == 0) {
-            size_t hi = n;
-            while (hi > i) {
-                size_t p = prev_cp(s->chars, hi);
-                if (!cp_isspace(str_decode_utf8(s->chars + p, &len))) {
-                    break;
-                }
-                hi = p;
-            }
-            push_piece(vm, out, s, i, hi);
+            push_piece(vm, out, s, i, n); // the rest keeps its trailing whitespace
             return;
         }
         size_t start = i;
@@ -1094,11 +1090,7 @@ static bool m_rsplit(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result
             }
             size_t lo = hi;
             if (maxsplit-- == 0) {
-                lo = 0;
-                while (lo < hi && cp_isspace(str_decode_utf8(self->chars + lo, &len))) {
-                    lo += (size_t)len;
-                }
-                push_piece(vm, out, self, lo, hi);
+                push_piece(vm, out, self, 0, hi); // the rest keeps its leading whitespace
                 break;
             }
             while (lo > 0 &&
@@ -1295,7 +1287,7 @@ static bool m_count(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result)
     int64_t n = 0;
     if (sub_range(vm, self, args, argc, 2, &lo, &hi, &err)) {
         if (sub->size == 0) {
-            n = hi >= lo ? cp_index(self, hi) - cp_index(self, lo) + 1 : 0;
+            n = cp_index(self, hi) - cp_index(self, lo) + 1;
         } else {
             int64_t at;
             while ((at = find_bytes(self->chars, lo, hi, sub->chars, sub->size)) >= 0) {

@@ -131,10 +131,11 @@ static int64_t find_str_slot(const Table *t, ObjStr *key) {
             return -1;
         }
         if (e >= 0) {
-            Value k = t->entries[e].key;
-            if (is_str_key(k) && (AS_OBJ(k) == (Obj *)key ||
-                                  (t->entries[e].hash == key->hash &&
-                                   same_str((ObjStr *)AS_OBJ(k), key)))) {
+            // Pointer first, then the cached hash: a mismatch never touches the key object.
+            const TableEntry *entry = &t->entries[e];
+            if (IS_OBJ(entry->key) && (AS_OBJ(entry->key) == (Obj *)key ||
+                                       (entry->hash == key->hash && is_str_key(entry->key) &&
+                                        same_str((ObjStr *)AS_OBJ(entry->key), key)))) {
                 return i;
             }
         }
