@@ -26,6 +26,11 @@ void gc_init(WkVM *vm) {
     gc->growth_percent = GC_DEFAULT_GROWTH;
     gc->enabled = true;
     gc->del_collect = true;
+#if defined(__SANITIZE_ADDRESS__)
+    gc->use_pool = false;
+#else
+    gc->use_pool = getenv("WK_NO_POOL") == NULL; // WK_NO_POOL=1: plain malloc, for valgrind
+#endif
     const char *stress = getenv("WK_GC_STRESS");
     gc->stress = stress != NULL && stress[0] != '\0' && strcmp(stress, "0") != 0;
 }
@@ -46,12 +51,79 @@ static void maybe_collect(WkVM *vm, size_t growing) {
     }
 }
 
+// ---- Small-object pool ------------------------------------------------------------------------
+// Objects of up to 512 bytes come from per-size-class free lists carved out of 64 KiB pages:
+// allocation and freeing are a pointer pop and push, far cheaper than malloc for the many
+// small, short-lived objects a script makes. Pages are kept until shutdown.
+
+typedef struct FreeBlock {
+    struct FreeBlock *next;
+} FreeBlock;
+
+static int size_class(size_t size) {
+    return size <= 16 * GC_SIZE_CLASSES ? (int)((size + 15) / 16) - 1 : -1;
+}
+
+static bool refill(WkVM *vm, int cls) {
+    GcState *gc = &vm->gc;
+    char *page = malloc(GC_PAGE_SIZE);
+    if (page == NULL) {
+        return false;
+    }
+    if (gc->page_count == gc->page_capacity) {
+        size_t cap = gc->page_capacity < 64 ? 64 : gc->page_capacity * 2;
+        void **pages = realloc(gc->pages, cap * sizeof(void *));
+        if (pages == NULL) {
+            free(page);
+            return false;
+        }
+        gc->pages = pages;
+        gc->page_capacity = cap;
+    }
+    gc->pages[gc->page_count++] = page;
+    size_t block = (size_t)(cls + 1) * 16;
+    for (size_t off = 0; off + block <= GC_PAGE_SIZE; off += block) {
+        FreeBlock *b = (FreeBlock *)(page + off);
+        b->next = gc->free_blocks[cls];
+        gc->free_blocks[cls] = b;
+    }
+    return true;
+}
+
+static void *block_alloc(WkVM *vm, size_t size) {
+    int cls = vm->gc.use_pool ? size_class(size) : -1;
+    if (cls < 0) {
+        return malloc(size);
+    }
+    FreeBlock *b = vm->gc.free_blocks[cls];
+    if (b == NULL) {
+        if (!refill(vm, cls)) {
+            return NULL;
+        }
+        b = vm->gc.free_blocks[cls];
+    }
+    vm->gc.free_blocks[cls] = b->next;
+    return b;
+}
+
+void gc_free_object(WkVM *vm, Obj *o, size_t size) {
+    vm->gc.bytes_allocated -= size;
+    int cls = vm->gc.use_pool ? size_class(size) : -1;
+    if (cls < 0) {
+        free(o);
+        return;
+    }
+    FreeBlock *b = (FreeBlock *)o;
+    b->next = vm->gc.free_blocks[cls];
+    vm->gc.free_blocks[cls] = b;
+}
+
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
     maybe_collect(vm, size);
-    Obj *o = malloc(size);
+    Obj *o = block_alloc(vm, size);
     if (o == NULL) {
         gc_collect(vm);
-        o = malloc(size);
+        o = block_alloc(vm, size);
         if (o == NULL) {
             out_of_memory();
         }
@@ -254,6 +326,12 @@ void gc_free_all(WkVM *vm) {
         o = next;
     }
     vm->gc.objects = NULL;
+    for (size_t i = 0; i < vm->gc.page_count; i++) {
+        free(vm->gc.pages[i]);
+    }
+    free(vm->gc.pages);
+    vm->gc.pages = NULL;
+    vm->gc.page_count = vm->gc.page_capacity = 0;
     free(vm->gc.gray);
     vm->gc.gray = NULL;
     vm->gc.gray_count = vm->gc.gray_capacity = 0;

@@ -10,6 +10,8 @@
 #include "vm/object.h"
 
 #define GC_MAX_TEMP_ROOTS 4096
+#define GC_SIZE_CLASSES 32 // small objects: 16, 32, ... 512 bytes, from pages of GC_PAGE_SIZE
+#define GC_PAGE_SIZE (64 * 1024)
 
 typedef struct {
     Obj *objects;          // every live heap object, threaded through Obj.next
@@ -22,6 +24,10 @@ typedef struct {
     bool stress;           // collect at every allocation (WK_GC_STRESS=1, --gc-stress)
     bool collecting;       // re-entry guard
     bool del_collect;      // `del NAME` of a weakly referenced object collects
+    void *free_blocks[GC_SIZE_CLASSES]; // per size class: a list of free blocks
+    void **pages;          // every page carved into blocks, freed at shutdown
+    size_t page_count, page_capacity;
+    bool use_pool;         // false under AddressSanitizer, so it sees every object
     Obj **gray;            // the gray stack, outside the managed heap
     size_t gray_count, gray_capacity;
     Value temp_roots[GC_MAX_TEMP_ROOTS];
@@ -50,6 +56,8 @@ void *gc_try_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size);
 
 // Free an owned array of [size] bytes.
 void gc_free(WkVM *vm, void *ptr, size_t size);
+// Free the block of object [o] of [size] bytes (the sweep, through object_free).
+void gc_free_object(WkVM *vm, Obj *o, size_t size);
 
 // ---- Roots -----------------------------------------------------------------------------------
 

@@ -308,9 +308,8 @@ static bool make_ref(WkVM *vm, Value target, Value callback, ObjClass *klass, bo
     return true;
 }
 
-// ref(ob[, callback]). The built-in ref has no __init__ (one call less per ref); CPython's
-// ref.__init__ rejects keywords, so the exact class checks them here, while subclasses get
-// them in their own __init__.
+// ref(ob[, callback]). CPython's ref.__init__ rejects keywords: the exact classes check them
+// here, while subclasses get them in their own __init__.
 static bool ref_new(WkVM *vm, ObjClass *klass, int argc, Value *args, ObjDict *kwargs,
                     Value *out) {
     if (!kwargs_empty(kwargs) && (klass == vm->cls.ref || klass == vm->cls.weakmethod)) {
@@ -370,6 +369,12 @@ static bool self_ref(WkVM *vm, Value self, ObjWeakRef **out) {
                                                 "object");
     }
     *out = (ObjWeakRef *)AS_OBJ(self);
+    return true;
+}
+
+// ref.__init__ accepts what __new__ did (subclasses call it through super()).
+NATIVE(ref_init) {
+    *result = NONE_VAL;
     return true;
 }
 
@@ -914,6 +919,12 @@ static inline Value entry_key(ObjWeakTable *t, WeakEntry *e) {
     return (t->obj.flags & WT_VALUES) ? e->strong : OBJ_VAL(e->weak);
 }
 
+// The index slot where a probe for hash [h] starts. Hashes of ints and pointers are
+// sequential; scrambling them keeps linear-probe runs short.
+static inline uint32_t home_slot(uint64_t h, uint32_t mask) {
+    return (uint32_t)((h * 0x9E3779B97F4A7C15ull) >> 29) & mask;
+}
+
 static ObjWeakTable *table_new(WkVM *vm, ObjType type, uint8_t flags, ObjClass *klass) {
     ObjWeakTable *t = (ObjWeakTable *)gc_alloc_object(vm, sizeof(ObjWeakTable), type);
     t->obj.flags = flags;
@@ -960,7 +971,7 @@ restart:
     if (t->mask == 0) {
         return true;
     }
-    for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+    for (uint32_t i = home_slot(h, t->mask);; i = (i + 1) & t->mask) {
         int32_t n = t->index[i];
         if (n < 0) {
             return true;
@@ -1019,7 +1030,7 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
             if (compact && n != i) {
                 weak_slot_reindex(vm, e->weak, e->slot, n);
             }
-            uint32_t j = (uint32_t)e->hash & (isize - 1);
+            uint32_t j = home_slot(e->hash, isize - 1);
             while (ni[j] >= 0) {
                 j = (j + 1) & (isize - 1);
             }
@@ -1050,7 +1061,7 @@ static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uin
     e->hash = h;
     e->pad = 0;
     e->slot = weak_slot_add(vm, weak, &t->obj, n, WEAK_SLOT_OTHER);
-    uint32_t j = (uint32_t)h & t->mask;
+    uint32_t j = home_slot(h, t->mask);
     while (t->index[j] >= 0) {
         j = (j + 1) & t->mask;
     }
@@ -2670,7 +2681,7 @@ static void add_property(WkVM *vm, ObjClass *c, const char *name, NativeFn gette
 }
 
 static const MethodDef ref_methods[] = {
-    {"__call__", ref_call, 1, -1, true},
+    {"__init__", ref_init, 2, 3, true},   {"__call__", ref_call, 1, -1, true},
     {"__hash__", ref_hash, 1, 1, false},  {"__eq__", ref_eq, 2, 2, false},
     {"__ne__", ref_ne, 2, 2, false},      {"__repr__", ref_repr, 1, 1, false},
     {NULL, NULL, 0, 0, false},

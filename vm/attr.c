@@ -284,14 +284,25 @@ static bool instance_get(WkVM *vm, Value obj, ObjStr *name, Value *out, bool *fo
         }
         return true;
     }
-    Value *d = class_lookup(k, name);
-    if (d != NULL && IS_KIND(*d, OBJ_PROPERTY)) {
-        return property_get(vm, (ObjProperty *)AS_OBJ(*d), obj, name, out);
-    }
-    Value *f = field_get(obj, name);
-    if (f != NULL) {
-        *out = *f;
-        return true;
+    Value *d;
+    if (!(k->dunders & CLASS_D_PROPERTY)) {
+        // No data descriptor anywhere in the chain: the instance's own fields come first.
+        Value *f = field_get(obj, name);
+        if (f != NULL) {
+            *out = *f;
+            return true;
+        }
+        d = class_lookup(k, name);
+    } else {
+        d = class_lookup(k, name);
+        if (d != NULL && IS_KIND(*d, OBJ_PROPERTY)) {
+            return property_get(vm, (ObjProperty *)AS_OBJ(*d), obj, name, out);
+        }
+        Value *f = field_get(obj, name);
+        if (f != NULL) {
+            *out = *f;
+            return true;
+        }
     }
     if (d != NULL) {
         return bind_descriptor(vm, obj, k, *d, name, out);
@@ -671,7 +682,7 @@ static bool instance_set(WkVM *vm, Value obj, ObjStr *name, Value v) {
             return ok;
         }
     }
-    Value *d = class_lookup(k, name);
+    Value *d = (k->dunders & CLASS_D_PROPERTY) ? class_lookup(k, name) : NULL;
     if (d != NULL && IS_KIND(*d, OBJ_PROPERTY)) {
         ObjProperty *p = (ObjProperty *)AS_OBJ(*d);
         if (IS_NONE(p->setter)) {

@@ -284,6 +284,9 @@ static uint32_t dict_dunder_bits(ObjDict *d) {
     uint32_t pos = 0;
     TableEntry *e;
     while ((e = table_next(&d->table, &pos)) != NULL) {
+        if (IS_KIND(e->value, OBJ_PROPERTY)) {
+            bits |= CLASS_D_PROPERTY;
+        }
         if (!IS_STR(e->key)) {
             continue;
         }

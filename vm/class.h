@@ -40,6 +40,7 @@ enum {
     CLASS_D_INDEX = 1u << 21,
     CLASS_D_ARITH = 1u << 22,   // any binary, reflected, in-place or unary operator dunder
     CLASS_D_ENTER = 1u << 23,
+    CLASS_D_PROPERTY = 1u << 24, // some attribute in the chain is a property (data descriptor)
 };
 
 // Objects of the weakref kinds (OBJ_WEAKREF .. OBJ_FINALIZE) are reached through

@@ -579,6 +579,134 @@ static bool source_line(WkVM *vm, const char *file, int line, const char **text,
     return true;
 }
 
+// ---- Caret anatomy ---------------------------------------------------------------------------
+// CPython 3.11 marks a failing binary operation as `~~^~~` (operator '^', operands '~') and a
+// subscript as `~^^^` (value '~', brackets '^'), re-parsing the failing segment. This is a light
+// stand-in: a scan of the segment at bracket depth 0.
+
+static int binop_prec(const char *s, int i, int n, int *len) {
+    char c = s[i], d = i + 1 < n ? s[i + 1] : '\0';
+    *len = 1;
+    if ((c == '*' || c == '/' || c == '<' || c == '>') && d == c) {
+        *len = 2;
+        return c == '*' ? 8 : c == '/' ? 6 : 4;
+    }
+    switch (c) {
+    case '|':
+        return 1;
+    case '^':
+        return 2;
+    case '&':
+        return 3;
+    case '+':
+    case '-':
+        return 5;
+    case '*':
+    case '/':
+    case '%':
+    case '@':
+        return 6;
+    default:
+        return 0;
+    }
+}
+
+static bool is_word(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           (unsigned char)c >= 0x80;
+}
+
+// Whether [s] has the keyword [kw] at [i] (a whole word).
+static bool keyword_at(const char *s, int i, int n, const char *kw) {
+    int k = (int)strlen(kw);
+    return i + k <= n && strncmp(s + i, kw, (size_t)k) == 0 && (i == 0 || !is_word(s[i - 1])) &&
+           (i + k == n || !is_word(s[i + k]));
+}
+
+// The '^' range [*from, *to) inside the segment [s, s+n), or false when it has no anatomy.
+static bool anchors(const char *s, int n, int *from, int *to) {
+    int depth = 0, best = -1, best_len = 0, best_prec = 99, last_open = -1;
+    bool operand = false; // an operand was seen since the last operator
+    for (int i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\'' || c == '"') {
+            int j = i + 1;
+            while (j < n && s[j] != c) {
+                j += s[j] == '\\' ? 2 : 1;
+            }
+            i = j;
+            operand = true;
+            continue;
+        }
+        if (c == '(' || c == '[' || c == '{') {
+            if (depth == 0 && c == '[') {
+                last_open = i;
+            }
+            depth++;
+            continue;
+        }
+        if (c == ')' || c == ']' || c == '}') {
+            depth--;
+            operand = true;
+            continue;
+        }
+        if (depth > 0 || c == ' ' || c == '\t') {
+            continue;
+        }
+        if (c == ',' || c == '=' || c == '!' || c == ':' || keyword_at(s, i, n, "and") ||
+            keyword_at(s, i, n, "or") || keyword_at(s, i, n, "not") || keyword_at(s, i, n, "if") ||
+            keyword_at(s, i, n, "in") || keyword_at(s, i, n, "is") ||
+            keyword_at(s, i, n, "lambda")) {
+            return false;
+        }
+        if ((c == '<' || c == '>') && !(i + 1 < n && s[i + 1] == c)) {
+            return false; // a comparison
+        }
+        int len;
+        int prec = binop_prec(s, i, n, &len);
+        bool exponent = (c == '+' || c == '-') && i >= 2 && (s[i - 1] == 'e' || s[i - 1] == 'E') &&
+                        ((s[i - 2] >= '0' && s[i - 2] <= '9') || s[i - 2] == '.');
+        if (prec == 0 || exponent) {
+            operand = operand || is_word(c) || c == '.';
+            continue;
+        }
+        if (operand) { // a binary operator (not a unary sign)
+            bool right_assoc = prec == 8;
+            if (prec < best_prec || (prec == best_prec && !right_assoc)) {
+                best = i;
+                best_len = len;
+                best_prec = prec;
+            }
+        }
+        operand = false;
+        i += len - 1;
+    }
+    if (best >= 0) {
+        *from = best;
+        *to = best + best_len;
+        return true;
+    }
+    if (n > 0 && s[n - 1] == ']' && last_open > 0) {
+        *from = last_open;
+        *to = n;
+        return true;
+    }
+    return false;
+}
+
+// The caret line under [text] for the segment [from, to) with the '^' part [op_from, op_to)
+// ('~' elsewhere); byte offsets, printed one column per code point.
+static void print_anatomy(FILE *out, const char *text, int from, int to, int op_from, int op_to) {
+    fputs("    ", out);
+    for (int i = 0; i < to; i++) {
+        if (((unsigned char)text[i] & 0xc0) == 0x80) {
+            continue;
+        }
+        fputc(i < from ? ' ' : (i >= op_from && i < op_to) ? '^' : '~', out);
+    }
+    fputc('\n', out);
+}
+
 static void print_entry(WkVM *vm, ObjCode *code, int64_t index, FILE *out) {
     const char *file = code->filename != NULL ? code->filename->chars : "<unknown>";
     const char *name = code->name != NULL ? code->name->chars : "?";
@@ -601,8 +729,16 @@ static void print_entry(WkVM *vm, ObjCode *code, int64_t index, FILE *out) {
     if (to > len) {
         to = len;
     }
-    if (pos.col < 0 || to <= from || (from == 0 && to >= len)) {
-        return; // no span, or it covers the whole line: CPython prints no carets
+    if (pos.col < 0 || to <= from) {
+        return;
+    }
+    int op_from, op_to;
+    if (anchors(text + from, to - from, &op_from, &op_to)) {
+        print_anatomy(out, text, from, to, from + op_from, from + op_to);
+        return;
+    }
+    if (from == 0 && to >= len) {
+        return; // the span covers the whole line: CPython prints no carets
     }
     print_carets(out, display_width(text, from), display_width(text, to));
 }

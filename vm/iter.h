@@ -10,6 +10,9 @@
 // a view makes a fresh (non-view) iterator; views support len, `in` and repr.
 #define ITER_FLAG_VIEW 0x01
 
+// A new iterator of [kind] over [source] (may allocate). For dict and set sources [extra]
+// holds the size at the start and [version] the container's version, so that a change of
+// size raises RuntimeError; ITER_REVERSED starts at the last item.
 ObjIter *iter_new(WkVM *vm, IterKind kind, Value source);
 // Advance [it]: *done true when exhausted (RuntimeError when a dict/set changed size).
 WK_NODISCARD bool iter_next(WkVM *vm, ObjIter *it, Value *out, bool *done);

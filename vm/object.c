@@ -244,7 +244,7 @@ static size_t free_contents(WkVM *vm, Obj *o) {
 
 void object_free(WkVM *vm, Obj *o) {
     size_t size = free_contents(vm, o);
-    gc_free(vm, o, size);
+    gc_free_object(vm, o, size);
 }
 
 const char *object_kind_name(ObjType type) {

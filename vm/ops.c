@@ -1130,7 +1130,7 @@ bool ops_hash(WkVM *vm, Value v, uint64_t *out) {
     }
     switch (OBJ_TYPE(v)) {
     case OBJ_STR:
-        *out = AS_STR(v)->hash;
+        *out = str_hash(AS_STR(v));
         return true;
     case OBJ_TUPLE:
         return tuple_hash(vm, AS_TUPLE(v), out);

@@ -335,11 +335,14 @@ ObjStr *str_intern(WkVM *vm, const char *chars, size_t size) {
     return s;
 }
 
+// Runtime strings are not interned (CPython doesn't either): interning each one cost a hash
+// probe at birth and a table removal at death, a third of the strings benchmark. Only the
+// empty and one-byte strings are, since iteration and indexing make them constantly.
 ObjStr *str_new(WkVM *vm, const char *chars, size_t size) {
-    if (size <= INTERN_MAX) {
+    if (size <= 1) {
         return str_intern(vm, chars, size);
     }
-    return alloc_str(vm, chars, size, str_hash_bytes(chars, size));
+    return alloc_str(vm, chars, size, 0);
 }
 
 ObjStr *str_from_cstr(WkVM *vm, const char *cstr) {
@@ -374,7 +377,8 @@ bool str_equal(ObjStr *a, ObjStr *b) {
     if (a == b) {
         return true;
     }
-    if (a->hash != b->hash || a->size != b->size || (a->interned && b->interned)) {
+    if (a->size != b->size || (a->interned && b->interned) ||
+        (a->hash != 0 && b->hash != 0 && a->hash != b->hash)) {
         return false;
     }
     return memcmp(a->chars, b->chars, a->size) == 0;

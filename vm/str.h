@@ -6,8 +6,8 @@
 #include "vm/config.h"
 #include "vm/vm.h"
 
-// A string with a copy of [size] bytes of valid UTF-8 [chars] (may allocate). Short strings
-// (<= 40 bytes) are interned, so equal short strings are the same object.
+// A string with a copy of [size] bytes of valid UTF-8 [chars] (may allocate). Not interned
+// (only the empty and one-byte strings are): compare with str_equal, not by pointer.
 ObjStr *str_new(WkVM *vm, const char *chars, size_t size);
 // Always interned (names, attribute names, constants).
 ObjStr *str_intern(WkVM *vm, const char *chars, size_t size);
@@ -18,6 +18,14 @@ ObjStr *str_printf(WkVM *vm, const char *fmt, ...) __attribute__((format(printf,
 ObjStr *str_concat(WkVM *vm, ObjStr *a, ObjStr *b);
 bool str_equal(ObjStr *a, ObjStr *b);
 uint64_t str_hash_bytes(const char *chars, size_t size);
+// The hash of [s], computed on first use and cached (0 means "not yet": str_hash_bytes never
+// returns 0). Most runtime strings are never hashed, so creation does not pay for it.
+static inline uint64_t str_hash(ObjStr *s) {
+    if (s->hash == 0) {
+        s->hash = str_hash_bytes(s->chars, s->size);
+    }
+    return s->hash;
+}
 // The intern table is weak: drop entries for strings that are dying (gc phase).
 void str_drop_dying(WkVM *vm);
 // Register the str class's methods (upper, split, join, ...).

@@ -8,6 +8,7 @@
 
 #include "gc/gc.h"
 #include "vm/ops.h"
+#include "vm/str.h"
 
 #define SLOT_FREE (-1)
 #define SLOT_DELETED (-2)
@@ -54,7 +55,7 @@ static bool is_str_key(Value k) {
 }
 
 static bool same_str(ObjStr *a, ObjStr *b) {
-    return a == b || (a->hash == b->hash && a->size == b->size &&
+    return a == b || (str_hash(a) == str_hash(b) && a->size == b->size &&
                       memcmp(a->chars, b->chars, a->size) == 0);
 }
 
@@ -123,8 +124,9 @@ static int64_t find_str_slot(const Table *t, ObjStr *key) {
     if (t->count == 0) {
         return -1;
     }
-    uint64_t perturb = key->hash;
-    uint32_t i = (uint32_t)key->hash & t->mask;
+    uint64_t hash = str_hash(key);
+    uint64_t perturb = hash;
+    uint32_t i = (uint32_t)hash & t->mask;
     for (;;) {
         int32_t e = t->index[i];
         if (e == SLOT_FREE) {
@@ -134,7 +136,7 @@ static int64_t find_str_slot(const Table *t, ObjStr *key) {
             // Pointer first, then the cached hash: a mismatch never touches the key object.
             const TableEntry *entry = &t->entries[e];
             if (IS_OBJ(entry->key) && (AS_OBJ(entry->key) == (Obj *)key ||
-                                       (entry->hash == key->hash && is_str_key(entry->key) &&
+                                       (entry->hash == hash && is_str_key(entry->key) &&
                                         same_str((ObjStr *)AS_OBJ(entry->key), key)))) {
                 return i;
             }
@@ -155,7 +157,7 @@ void table_set_str(WkVM *vm, Table *t, ObjStr *key, Value value) {
         *v = value;
         return;
     }
-    insert_new(vm, t, OBJ_VAL(key), key->hash, value);
+    insert_new(vm, t, OBJ_VAL(key), str_hash(key), value);
 }
 
 static void remove_slot(Table *t, uint32_t slot) {

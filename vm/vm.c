@@ -764,7 +764,9 @@ bool vm_call(WkVM *vm, Value callee, int argc, Value *args, ObjDict *kwargs, Val
         return recursion_error(vm);
     }
     base[0] = callee;
-    memcpy(base + 1, args, sizeof(Value) * (size_t)argc);
+    if (argc > 0) {
+        memcpy(base + 1, args, sizeof(Value) * (size_t)argc);
+    }
     base[argc + 1] = NONE_VAL;
     vm->stack_top = base + argc + 1;
     if (kwargs != NULL) {
@@ -1908,7 +1910,9 @@ generic_compare : {
     CASE(BUILD_LIST) {
         SYNC();
         ObjList *l = list_new(vm, arg);
-        memcpy(l->items, sp - arg, sizeof(Value) * arg);
+        if (arg > 0) {
+            memcpy(l->items, sp - arg, sizeof(Value) * arg);
+        }
         l->count = arg;
         sp -= arg;
         *sp++ = OBJ_VAL(l);

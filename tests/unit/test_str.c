@@ -218,12 +218,15 @@ static void vm_teardown(void) {
     vm_free(vm);
 }
 
-Test(str, short_strings_are_interned, .init = vm_setup, .fini = vm_teardown) {
-    ObjStr *a = str_new(vm, "hello", 5);
+Test(str, interned_strings_are_shared, .init = vm_setup, .fini = vm_teardown) {
+    ObjStr *a = str_intern(vm, "hello", 5);
     gc_push_root(vm, OBJ_VAL(a));
-    ObjStr *b = str_from_cstr(vm, "hello");
+    ObjStr *b = str_intern(vm, "hello", 5);
     cr_assert_eq(a, b);
     cr_assert(a->interned);
+    ObjStr *fresh = str_new(vm, "hello", 5);
+    cr_assert(str_equal(a, fresh));
+    cr_assert_eq(str_hash(fresh), str_hash(a));
     cr_assert_eq(a->length, 5);
     cr_assert(a->ascii);
     ObjStr *c = str_concat(vm, a, b);
@@ -235,7 +238,7 @@ Test(str, short_strings_are_interned, .init = vm_setup, .fini = vm_teardown) {
 Test(str, intern_table_is_weak, .init = vm_setup, .fini = vm_teardown) {
     gc_collect(vm);
     uint32_t before = vm->strings.count;
-    str_from_cstr(vm, "a-string-nobody-holds");
+    str_intern(vm, "a-string-nobody-holds", 21);
     cr_assert_eq(vm->strings.count, before + 1);
     gc_collect(vm);
     cr_assert_eq(vm->strings.count, before);
