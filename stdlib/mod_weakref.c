@@ -919,10 +919,12 @@ static inline Value entry_key(ObjWeakTable *t, WeakEntry *e) {
     return (t->obj.flags & WT_VALUES) ? e->strong : OBJ_VAL(e->weak);
 }
 
-// The index slot where a probe for hash [h] starts. Hashes of ints and pointers are
-// sequential; scrambling them keeps linear-probe runs short.
-static inline uint32_t home_slot(uint64_t h, uint32_t mask) {
-    return (uint32_t)((h * 0x9E3779B97F4A7C15ull) >> 29) & mask;
+// Probing as CPython's dict does: start at the hash's low bits (sequential int keys stay
+// cache friendly) and perturb with its high bits, so runs of dead or sequential entries never
+// turn into long linear scans.
+static inline uint32_t probe_next(uint32_t i, uint64_t *perturb, uint32_t mask) {
+    *perturb >>= 5;
+    return (uint32_t)((i * 5u + *perturb + 1) & mask);
 }
 
 static ObjWeakTable *table_new(WkVM *vm, ObjType type, uint8_t flags, ObjClass *klass) {
@@ -971,7 +973,8 @@ restart:
     if (t->mask == 0) {
         return true;
     }
-    for (uint32_t i = home_slot(h, t->mask);; i = (i + 1) & t->mask) {
+    uint64_t perturb = h;
+    for (uint32_t i = (uint32_t)h & t->mask;; i = probe_next(i, &perturb, t->mask)) {
         int32_t n = t->index[i];
         if (n < 0) {
             return true;
@@ -1030,9 +1033,10 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
             if (compact && n != i) {
                 weak_slot_reindex(vm, e->weak, e->slot, n);
             }
-            uint32_t j = home_slot(e->hash, isize - 1);
+            uint64_t perturb = e->hash;
+            uint32_t j = (uint32_t)e->hash & (isize - 1);
             while (ni[j] >= 0) {
-                j = (j + 1) & (isize - 1);
+                j = probe_next(j, &perturb, isize - 1);
             }
             ni[j] = (int32_t)n;
         }
@@ -1061,9 +1065,10 @@ static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uin
     e->hash = h;
     e->pad = 0;
     e->slot = weak_slot_add(vm, weak, &t->obj, n, WEAK_SLOT_OTHER);
-    uint32_t j = home_slot(h, t->mask);
+    uint64_t perturb = h;
+    uint32_t j = (uint32_t)h & t->mask;
     while (t->index[j] >= 0) {
-        j = (j + 1) & t->mask;
+        j = probe_next(j, &perturb, t->mask);
     }
     t->index[j] = (int32_t)n;
     t->live++;

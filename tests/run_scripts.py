@@ -9,6 +9,7 @@ against the directives written in the file as Python comments:
                         type "T"), innermost traceback entry names this line
   # stdin: TEXT         joined with newlines and fed to the program as stdin
   # skip: reason        not run, counted as skipped
+  # no-stress: reason   not run under --stress (a collection at every allocation)
   # wk-only: reason     deliberate difference from CPython: no python3 cross-check
   # nontest             a helper module, not a test
 
@@ -35,6 +36,7 @@ RE_EXPECT = re.compile(r"#\s*expect:(.*)$")
 RE_ERROR = re.compile(r"#\s*expect error:(.*)$")
 RE_STDIN = re.compile(r"#\s*stdin:(.*)$")
 RE_SKIP = re.compile(r"#\s*skip:(.*)$")
+RE_NOSTRESS = re.compile(r"#\s*no-stress:(.*)$")
 RE_WKONLY = re.compile(r"#\s*wk-only:(.*)$")
 RE_NONTEST = re.compile(r"^\s*#\s*nontest\b")
 RE_TB_LINE = re.compile(r'^\s*File "(.*)", line (\d+)')
@@ -52,6 +54,7 @@ class Spec:
         self.error_line = None    # 1-based line of the error directive
         self.stdin_lines = []
         self.skip = None
+        self.no_stress = None     # reason the file is skipped under --stress
         self.wk_only = None
         self.nontest = False
         self.problems = []        # malformed directives
@@ -97,6 +100,10 @@ def parse_spec(path):
         m = RE_STDIN.search(line)
         if m:
             spec.stdin_lines.append(directive_text(m))
+            continue
+        m = RE_NOSTRESS.search(line)
+        if m:
+            spec.no_stress = directive_text(m) or "no-stress"
             continue
         m = RE_SKIP.search(line)
         if m:
@@ -233,6 +240,8 @@ def test_file(path, opts):
         return Result(path, "fail", ["bad directives"] + spec.problems)
     if spec.skip is not None:
         return Result(path, "skip", note=spec.skip)
+    if opts.stress and spec.no_stress is not None:
+        return Result(path, "skip", note="no-stress: " + spec.no_stress)
     if opts.oracle and spec.wk_only is not None:
         return Result(path, "skip", note="wk-only: " + spec.wk_only)
 

@@ -227,9 +227,10 @@ uint64_t str_hash_bytes(const char *chars, size_t size) {
 // ---- StrBuf ----------------------------------------------------------------------------------
 
 void strbuf_init(StrBuf *b) {
-    b->chars = NULL;
+    b->chars = b->small;
     b->size = 0;
-    b->capacity = 0;
+    b->capacity = STRBUF_INLINE;
+    b->small[0] = '\0';
 }
 
 static void strbuf_reserve(StrBuf *b, size_t extra) {
@@ -240,7 +241,15 @@ static void strbuf_reserve(StrBuf *b, size_t extra) {
     while (cap < b->size + extra + 1) {
         cap *= 2;
     }
-    char *p = realloc(b->chars, cap);
+    char *p;
+    if (b->chars == b->small) {
+        p = malloc(cap);
+        if (p != NULL) {
+            memcpy(p, b->small, b->size + 1);
+        }
+    } else {
+        p = realloc(b->chars, cap);
+    }
     if (!p) {
         fprintf(stderr, "wk: out of memory\n");
         abort();
@@ -291,7 +300,9 @@ void strbuf_addf(StrBuf *b, const char *fmt, ...) {
 }
 
 void strbuf_free(StrBuf *b) {
-    free(b->chars);
+    if (b->chars != b->small) {
+        free(b->chars);
+    }
     strbuf_init(b);
 }
 
@@ -366,11 +377,21 @@ ObjStr *str_concat(WkVM *vm, ObjStr *a, ObjStr *b) {
     if (b->size == 0) {
         return a;
     }
-    StrBuf buf;
-    strbuf_init(&buf);
-    strbuf_add(&buf, a->chars, a->size);
-    strbuf_add(&buf, b->chars, b->size);
-    return strbuf_finish(vm, &buf);
+    // Allocate the result once and copy both parts in (no intermediate buffer).
+    size_t size = (size_t)a->size + b->size;
+    gc_push_root(vm, OBJ_VAL(a));
+    gc_push_root(vm, OBJ_VAL(b));
+    ObjStr *s = (ObjStr *)gc_alloc_object(vm, sizeof(ObjStr) + size + 1, OBJ_STR);
+    gc_pop_roots(vm, 2);
+    s->length = a->length + b->length;
+    s->size = (uint32_t)size;
+    s->hash = 0;
+    s->interned = false;
+    s->ascii = a->ascii && b->ascii;
+    memcpy(s->chars, a->chars, a->size);
+    memcpy(s->chars + a->size, b->chars, b->size);
+    s->chars[size] = '\0';
+    return s;
 }
 
 bool str_equal(ObjStr *a, ObjStr *b) {

@@ -32,9 +32,13 @@ void str_drop_dying(WkVM *vm);
 void str_init_class(WkVM *vm);
 
 // A growable byte buffer for building strings in C memory (no GC allocation until the end).
+// Text up to STRBUF_INLINE bytes stays in the struct itself (no malloc): most strings a
+// program builds are short. Don't copy a StrBuf by value.
+#define STRBUF_INLINE 120
 typedef struct {
     char *chars;
     size_t size, capacity;
+    char small[STRBUF_INLINE];
 } StrBuf;
 void strbuf_init(StrBuf *b);
 void strbuf_add(StrBuf *b, const char *chars, size_t size);
