@@ -464,6 +464,7 @@ static CallFrame *push_frame(WkVM *vm, ObjFunction *f, Value *slots, ObjDict *lo
     fr->locals = locals;
     fr->gen = NULL;
     fr->boundary = false;
+    fr->constructor = false;
     fr->nblocks = 0;
     return fr;
 }
@@ -591,6 +592,40 @@ static bool call_native(WkVM *vm, ObjNative *n, Value *args, int npos, ObjTuple 
     return ok;
 }
 
+// Instantiate a plain user class whose __init__ is a wk function without leaving the dispatch
+// loop: the instance goes into the callee slot (where the result belongs) and as self, and
+// __init__ runs in a frame marked `constructor`, whose return yields the instance. Returns
+// false when the class needs the general path (class_call); otherwise *pushed tells whether
+// the frame was pushed (false: an error is pending).
+static bool construct_in_frame(WkVM *vm, ObjClass *c, Value *callee, int npos,
+                               ObjTuple *kwnames, ObjDict *kwdict, bool *pushed) {
+    if (c->instance_kind != OBJ_INSTANCE || c->builtin) {
+        return false;
+    }
+    Value *init = class_lookup(c, vm->names.__init__);
+    if (init == NULL || !IS_FUNCTION(*init) || (AS_FUNCTION(*init)->code->flags & PROTO_GENERATOR)) {
+        return false;
+    }
+    ObjFunction *fn = AS_FUNCTION(*init);
+    int nargs = npos + (kwnames != NULL ? (int)kwnames->count : 0);
+    if (vm->stack_top < callee + 1 + nargs) {
+        vm->stack_top = callee + 1 + nargs;
+    }
+    ObjInstance *inst = (ObjInstance *)gc_alloc_object(vm, sizeof(ObjInstance), OBJ_INSTANCE);
+    inst->klass = c;
+    inst->fields = NULL;
+    memmove(callee + 2, callee + 1, sizeof(Value) * (size_t)nargs);
+    callee[0] = OBJ_VAL(inst);
+    callee[1] = OBJ_VAL(inst);
+    vm->stack_top = callee + 2 + nargs;
+    *pushed = false;
+    if (!call_function(vm, fn, callee, npos + 1, kwnames, kwdict, pushed)) {
+        return true;
+    }
+    vm->frames[vm->frame_count - 1].constructor = true;
+    return true;
+}
+
 // Call the value at [callee] with the arguments above it. Natives and classes complete at
 // once (*result); functions push a frame (*pushed). Bound methods and callable instances
 // shift the arguments up one slot to make room for self: the caller guarantees that room.
@@ -620,6 +655,9 @@ static bool call_value(WkVM *vm, Value *callee, int npos, ObjTuple *kwnames, Obj
             return call_value(vm, callee, npos + 1, kwnames, kwdict, pushed, result);
         }
         case OBJ_CLASS: {
+            if (construct_in_frame(vm, AS_CLASS(f), callee, npos, kwnames, kwdict, pushed)) {
+                return !*pushed ? false : true;
+            }
             ObjDict *kw = kwdict;
             if (kwnames != NULL && kwnames->count > 0) {
                 kw = kwnames_to_dict(vm, callee + 1, npos, kwnames);
@@ -633,6 +671,11 @@ static bool call_value(WkVM *vm, Value *callee, int npos, ObjTuple *kwnames, Obj
             }
             return ok;
         }
+        case OBJ_WEAKREF:
+            if (nargs == 0 && kwdict == NULL && mod_weakref_call_fast(vm, f, result)) {
+                return true;
+            }
+            break;
         default:
             break;
         }
@@ -2130,6 +2173,15 @@ generic_compare : {
     }
     CASE(RETURN_VALUE) {
         Value r = sp[-1];
+        if (fr->constructor) {
+            if (!IS_NONE(r)) {
+                SYNC();
+                exc_raise(vm, vm->cls.TypeError, "__init__() should return None, not '%s'",
+                          class_of(vm, r)->name->chars);
+                ERROR();
+            }
+            r = fr->slots[-1];
+        }
         if (fr->gen != NULL) {
             fr->gen->state = GEN_RUNNING; // finished: vm_gen_resume marks it closed
         }

@@ -37,6 +37,7 @@ typedef struct {
     ObjDict *locals;      // LOAD_NAME/STORE_NAME namespace, or NULL
     ObjGenerator *gen;    // the generator this frame runs, or NULL
     bool boundary;        // returning from this frame returns to the C caller (vm_call)
+    bool constructor;     // an __init__ run by a class call: returns the instance below slots
     uint8_t nblocks;
     Block blocks[VM_BLOCKS_MAX];
 } CallFrame;
