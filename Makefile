@@ -1,6 +1,7 @@
 # wk — build, test and check.
 #   make             build ./wk (release, gcc -O2)
 #   make test        unit tests (Criterion) + script tests (cross-checked with python3)
+#                    + `wk test tests/weak` and the tests of `wk test` itself (make test-wk)
 #   make test-stress script tests with a collection at every allocation
 #   make test-asan   script tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make WERROR=1    treat warnings as errors (CI)
@@ -28,7 +29,7 @@ DEPS := /usr/include/readline/readline.h:libreadline-dev \
         /usr/include/criterion/criterion.h:libcriterion-dev \
         /usr/bin/pkg-config:pkg-config
 
-.PHONY: all deps test test-unit test-cli test-scripts test-stress test-asan asan clean bench
+.PHONY: all deps test test-unit test-cli test-scripts test-wk test-stress test-asan asan clean bench
 
 all: deps wk
 
@@ -81,13 +82,20 @@ test-cli: wk
 test-scripts: wk
 	python3 tests/run_scripts.py --wk ./wk
 
-test: test-unit test-cli test-scripts
+# `wk test` on the weak-semantics tests, then the tests of the runner itself.
+test-wk: wk
+	./wk test tests/weak
+	bash tests/testrun/run.sh ./wk
+
+test: test-unit test-cli test-scripts test-wk
 
 test-stress: wk
 	python3 tests/run_scripts.py --wk ./wk --stress --no-cpython
+	./wk test -q --gc-stress tests/weak
 
 test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1 python3 tests/run_scripts.py --wk build/asan/wk --no-cpython --timeout 30
+	ASAN_OPTIONS=detect_leaks=1 build/asan/wk test -q tests/weak
 
 bench: wk
 	@echo "see scripts/bench/README.md"

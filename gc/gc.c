@@ -90,6 +90,72 @@ static bool refill(WkVM *vm, int cls) {
     return true;
 }
 
+#ifdef WK_POOL_AUDIT
+// A pooled block freed with another size than it was allocated with would land on the wrong
+// free list. This build records every pooled block's size and aborts on a mismatch.
+typedef struct {
+    void *ptr;
+    size_t size;
+} AuditSlot;
+typedef struct {
+    AuditSlot *slots;
+    size_t mask, count;
+} Audit;
+
+static AuditSlot *audit_find(Audit *a, void *ptr) {
+    size_t i = ((uintptr_t)ptr >> 4) & a->mask;
+    while (a->slots[i].ptr != NULL && a->slots[i].ptr != ptr) {
+        i = (i + 1) & a->mask;
+    }
+    return &a->slots[i];
+}
+
+static void audit_add(WkVM *vm, void *ptr, size_t size) {
+    Audit *a = vm->gc.audit;
+    if (a == NULL) {
+        a = vm->gc.audit = calloc(1, sizeof(Audit));
+    }
+    if ((a->count + 1) * 2 > a->mask) {
+        size_t size = a->slots == NULL ? 1024 : (a->mask + 1) * 2; // a power of two
+        Audit bigger = {calloc(size, sizeof(AuditSlot)), size - 1, 0};
+        for (size_t i = 0; a->slots != NULL && i <= a->mask; i++) {
+            if (a->slots[i].ptr != NULL) {
+                *audit_find(&bigger, a->slots[i].ptr) = a->slots[i];
+                bigger.count++;
+            }
+        }
+        free(a->slots);
+        *a = bigger;
+    }
+    AuditSlot *s = audit_find(a, ptr);
+    s->ptr = ptr;
+    s->size = size;
+    a->count++;
+}
+
+static void audit_remove(WkVM *vm, void *ptr, size_t size) {
+    Audit *a = vm->gc.audit;
+    AuditSlot *s = a != NULL ? audit_find(a, ptr) : NULL;
+    if (s == NULL || s->ptr == NULL || s->size != size) {
+        fprintf(stderr, "wk pool audit: block %p freed with size %zu, allocated with %zu\n", ptr,
+                size, s != NULL && s->ptr != NULL ? s->size : (size_t)0);
+        abort();
+    }
+    // Re-insert the rest of the cluster so later probes still find their blocks.
+    s->ptr = NULL;
+    a->count--;
+    size_t i = (size_t)(s - a->slots);
+    for (size_t j = (i + 1) & a->mask; a->slots[j].ptr != NULL; j = (j + 1) & a->mask) {
+        AuditSlot moved = a->slots[j];
+        a->slots[j].ptr = NULL;
+        *audit_find(a, moved.ptr) = moved;
+    }
+}
+#else
+#define audit_add(vm, ptr, size) ((void)0)
+#define audit_remove(vm, ptr, size) ((void)0)
+#endif
+
 static void *block_alloc(WkVM *vm, size_t size) {
     int cls = vm->gc.use_pool ? size_class(size) : -1;
     if (cls < 0) {
@@ -103,19 +169,26 @@ static void *block_alloc(WkVM *vm, size_t size) {
         b = vm->gc.free_blocks[cls];
     }
     vm->gc.free_blocks[cls] = b->next;
+    audit_add(vm, b, size);
     return b;
+}
+
+// Return a block of [size] bytes to its free list (or to malloc when it is large).
+static void block_free(WkVM *vm, void *ptr, size_t size) {
+    int cls = vm->gc.use_pool ? size_class(size) : -1;
+    if (cls < 0) {
+        free(ptr);
+        return;
+    }
+    audit_remove(vm, ptr, size);
+    FreeBlock *b = ptr;
+    b->next = vm->gc.free_blocks[cls];
+    vm->gc.free_blocks[cls] = b;
 }
 
 void gc_free_object(WkVM *vm, Obj *o, size_t size) {
     vm->gc.bytes_allocated -= size;
-    int cls = vm->gc.use_pool ? size_class(size) : -1;
-    if (cls < 0) {
-        free(o);
-        return;
-    }
-    FreeBlock *b = (FreeBlock *)o;
-    b->next = vm->gc.free_blocks[cls];
-    vm->gc.free_blocks[cls] = b;
+    block_free(vm, o, size);
 }
 
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
@@ -137,19 +210,49 @@ Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
     return o;
 }
 
+// Owned arrays of up to 512 bytes also come from the pool: callers always pass the exact old
+// size, so a small block's size class is known without a header.
+static bool pooled(WkVM *vm, size_t size) {
+    return vm->gc.use_pool && size > 0 && size_class(size) >= 0;
+}
+
+// Move [ptr] from [old_size] to [new_size] bytes, through the pool where either is small.
+static void *block_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size) {
+    if (!pooled(vm, old_size) && !pooled(vm, new_size)) {
+        return realloc(ptr, new_size);
+    }
+    if (ptr != NULL && pooled(vm, old_size) && pooled(vm, new_size) &&
+        size_class(old_size) == size_class(new_size)) {
+        audit_remove(vm, ptr, old_size);
+        audit_add(vm, ptr, new_size);
+        return ptr;
+    }
+    void *p = block_alloc(vm, new_size);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (ptr != NULL) {
+        memcpy(p, ptr, old_size < new_size ? old_size : new_size);
+        block_free(vm, ptr, old_size);
+    }
+    return p;
+}
+
 void *gc_try_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size) {
     if (new_size == 0) {
-        free(ptr);
+        if (ptr != NULL) {
+            block_free(vm, ptr, old_size);
+        }
         vm->gc.bytes_allocated -= old_size;
         return NULL;
     }
     if (new_size > old_size) {
         maybe_collect(vm, new_size - old_size);
     }
-    void *p = realloc(ptr, new_size);
+    void *p = block_realloc(vm, ptr, old_size, new_size);
     if (p == NULL) {
         gc_collect(vm);
-        p = realloc(ptr, new_size);
+        p = block_realloc(vm, ptr, old_size, new_size);
         if (p == NULL) {
             (void)exc_raise_value(vm, OBJ_VAL(vm->memory_error));
             return NULL;
@@ -166,10 +269,10 @@ void *gc_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size) {
     if (new_size > old_size) {
         maybe_collect(vm, new_size - old_size);
     }
-    void *p = realloc(ptr, new_size);
+    void *p = block_realloc(vm, ptr, old_size, new_size);
     if (p == NULL) {
         gc_collect(vm);
-        p = realloc(ptr, new_size);
+        p = block_realloc(vm, ptr, old_size, new_size);
         if (p == NULL) {
             out_of_memory();
         }
@@ -182,7 +285,7 @@ void gc_free(WkVM *vm, void *ptr, size_t size) {
     if (ptr == NULL) {
         return;
     }
-    free(ptr);
+    block_free(vm, ptr, size);
     vm->gc.bytes_allocated -= size;
 }
 
@@ -331,6 +434,13 @@ void gc_free_all(WkVM *vm) {
     }
     free(vm->gc.pages);
     vm->gc.pages = NULL;
+#ifdef WK_POOL_AUDIT
+    if (vm->gc.audit != NULL) {
+        free(((Audit *)vm->gc.audit)->slots);
+        free(vm->gc.audit);
+        vm->gc.audit = NULL;
+    }
+#endif
     vm->gc.page_count = vm->gc.page_capacity = 0;
     free(vm->gc.gray);
     vm->gc.gray = NULL;

@@ -28,6 +28,7 @@ typedef struct {
     void **pages;          // every page carved into blocks, freed at shutdown
     size_t page_count, page_capacity;
     bool use_pool;         // false under AddressSanitizer, so it sees every object
+    void *audit;           // WK_POOL_AUDIT builds: pooled block -> size, checked on free
     Obj **gray;            // the gray stack, outside the managed heap
     size_t gray_count, gray_capacity;
     Value temp_roots[GC_MAX_TEMP_ROOTS];

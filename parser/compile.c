@@ -63,6 +63,10 @@ typedef struct {
     bool failed;
     CompileMode mode;
     const char *filename;
+    const char *src;      // the source text, for the source of assert explanations
+    size_t srclen;
+    size_t *lines;        // byte offset of each line's start, built on first use
+    int nlines;
 } Compiler;
 
 static bool compile_expr(Compiler *c, Ast *e);
@@ -1300,17 +1304,309 @@ static bool compile_import_from(Compiler *c, Ast *s)
     return !c->failed;
 }
 
+// ---------------------------------------------------------------- assert explanations
+// A failing assert says what it saw, as pytest does: `assert f(x) == y` evaluates f, x, the
+// call and y once each and keeps those values on the stack under the test's own result. When
+// the test passes they are popped; when it fails, ASSERT_FAIL formats a template (a string
+// constant) with their reprs: "{N}" is repr(kept value N), "{A~B}" lists how kept values A
+// and B differ (for ==), "{{" and "}}" are braces. E.g. for `assert len(d) == 1`:
+//     "assert {2} == {3}\n  where {2} = len({1})"   (kept: len, d, len(d), 1)
+// A value is kept to the end of the statement only where CPython keeps it as long (the
+// operands of the final operation and call) or where it is a name or a constant anyway: a
+// temporary kept longer could keep alive an object whose death the rest of the test observes.
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+} Text;
+
+typedef struct {
+    Text head;   // "assert ..."
+    Text where;  // "\n  where ..." lines
+    int kept;    // values kept on the stack so far
+} Explain;
+
+static void text_add(Text *t, const char *s, size_t n)
+{
+    if (t->n + n + 1 > t->cap) {
+        t->cap = (t->n + n + 1) * 2;
+        t->s = lex_realloc(t->s, t->cap);
+    }
+    memcpy(t->s + t->n, s, n);
+    t->n += n;
+    t->s[t->n] = '\0';
+}
+
+static void text_adds(Text *t, const char *s)
+{
+    text_add(t, s, strlen(s));
+}
+
+// "{i}": the repr of kept value [i].
+static void text_value(Text *t, int i)
+{
+    char buf[24];
+    text_add(t, buf, (size_t)snprintf(buf, sizeof buf, "{%d}", i));
+}
+
+// [n] bytes of source [s] as template text: braces doubled.
+static void text_source(Text *t, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        text_add(t, s + i, 1);
+        if (s[i] == '{' || s[i] == '}') {
+            text_add(t, s + i, 1);
+        }
+    }
+}
+
+// The source of [e] when it lies on one line (NULL otherwise), [*len] bytes.
+static const char *source_of(Compiler *c, const Ast *e, size_t *len)
+{
+    if (c->src == NULL || e->line != e->end_line || e->end_col <= e->col) {
+        return NULL;
+    }
+    if (c->lines == NULL) {
+        int cap = 64;
+        c->lines = lex_alloc(sizeof *c->lines * (size_t)cap);
+        c->lines[c->nlines++] = 0;
+        for (size_t i = 0; i < c->srclen; i++) {
+            if (c->src[i] == '\n') {
+                if (c->nlines == cap) {
+                    cap *= 2;
+                    c->lines = lex_realloc(c->lines, sizeof *c->lines * (size_t)cap);
+                }
+                c->lines[c->nlines++] = i + 1;
+            }
+        }
+    }
+    if (e->line < 1 || e->line > c->nlines) {
+        return NULL;
+    }
+    size_t start = c->lines[e->line - 1] + (size_t)e->col;
+    size_t end = c->lines[e->line - 1] + (size_t)e->end_col;
+    if (end > c->srclen || memchr(c->src + start, '\n', end - start) != NULL) {
+        return NULL;
+    }
+    *len = end - start;
+    return c->src + start;
+}
+
+// A name or a constant: keeping its value longer keeps nothing alive that was not already.
+static bool is_plain(const Ast *e)
+{
+    return e->kind == AST_NAME || e->kind == AST_CONST;
+}
+
+// `a` or `a.b.c`: shown as written rather than by the repr of its value.
+static bool is_dotted(const Ast *e)
+{
+    while (e->kind == AST_ATTRIBUTE) {
+        e = e->a;
+    }
+    return e->kind == AST_NAME;
+}
+
+static void text_dotted(Text *t, const Ast *e)
+{
+    if (e->kind == AST_ATTRIBUTE) {
+        text_dotted(t, e->a);
+        text_add(t, ".", 1);
+    }
+    text_adds(t, e->name);
+}
+
+// Push a copy of kept value [i] while [extra] values sit above the kept ones.
+static void copy_kept(Compiler *c, const Explain *ex, int i, int extra)
+{
+    emit(c, OPCODE_COPY, ex->kept - i + extra);
+}
+
+static int keep_expr(Compiler *c, Explain *ex, Ast *e)
+{
+    compile_expr(c, e);
+    return ex->kept++;
+}
+
+// Whether call [e] can be explained: plain arguments, no *args or **kwargs; unless it is
+// [last] (evaluated last), only plain arguments and a dotted callee may be kept.
+static bool explainable_call(const Compiler *c, const Ast *e, bool last)
+{
+    if (e->kind != AST_CALL || is_zero_arg_super(c, e) || has_starred(&e->list) ||
+        (!last && !is_dotted(e->a))) {
+        return false;
+    }
+    for (int i = 0; i < e->list.count; i++) {
+        if (!last && !is_plain(e->list.items[i])) {
+            return false;
+        }
+    }
+    for (int i = 0; i < e->list2.count; i++) {
+        Ast *kw = e->list2.items[i];
+        if (kw->name == NULL || (!last && !is_plain(kw->a))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Call [e], keeping its callee, arguments and result; a where line shows them.
+static int explain_call(Compiler *c, Explain *ex, Ast *e)
+{
+    int f = keep_expr(c, ex, e->a);
+    int n = e->list.count + e->list2.count;
+    for (int i = 0; i < e->list.count; i++) {
+        keep_expr(c, ex, e->list.items[i]);
+    }
+    for (int i = 0; i < e->list2.count; i++) {
+        keep_expr(c, ex, e->list2.items[i]->a);
+    }
+    for (int i = 0; i <= n; i++) {
+        copy_kept(c, ex, f + i, i);
+    }
+    ProtoPos saved = c->u->cur;
+    c->u->cur = pos_of(e);
+    if (e->list2.count) {
+        int names = 0;
+        if (!keyword_names(c, e, &names)) {
+            return ex->kept;
+        }
+        emit(c, OPCODE_LOAD_CONST, names);
+        emit(c, OPCODE_CALL_KW, n);
+    } else {
+        emit(c, OPCODE_CALL, n);
+    }
+    c->u->cur = saved;
+    int r = ex->kept++;
+    text_adds(&ex->where, "\n  where ");
+    text_value(&ex->where, r);
+    text_adds(&ex->where, " = ");
+    if (is_dotted(e->a)) {
+        text_dotted(&ex->where, e->a);
+    } else {
+        text_value(&ex->where, f);
+    }
+    text_add(&ex->where, "(", 1);
+    for (int i = 0; i < n; i++) {
+        text_adds(&ex->where, i ? ", " : "");
+        if (i >= e->list.count) {
+            text_adds(&ex->where, e->list2.items[i - e->list.count]->name);
+            text_add(&ex->where, "=", 1);
+        }
+        text_value(&ex->where, f + 1 + i);
+    }
+    text_add(&ex->where, ")", 1);
+    return r;
+}
+
+// `obj.name`, keeping obj and the result; a where line shows them.
+static int explain_attribute(Compiler *c, Explain *ex, Ast *e)
+{
+    int o = keep_expr(c, ex, e->a);
+    copy_kept(c, ex, o, 0);
+    ProtoPos saved = c->u->cur;
+    c->u->cur = pos_of(e);
+    emit(c, OPCODE_LOAD_ATTR, name_index(c, e->name));
+    c->u->cur = saved;
+    int r = ex->kept++;
+    text_adds(&ex->where, "\n  where ");
+    text_value(&ex->where, r);
+    text_adds(&ex->where, " = ");
+    text_value(&ex->where, o);
+    text_add(&ex->where, ".", 1);
+    text_adds(&ex->where, e->name);
+    return r;
+}
+
+// Whether the value of [e] reads better with its source beside it ("where 3 = a[0] + 1").
+static bool wants_source(const Ast *e)
+{
+    switch (e->kind) {
+    case AST_BOOLOP: case AST_COMPARE: case AST_BINOP: case AST_SUBSCRIPT: case AST_IFEXP:
+    case AST_CALL: case AST_ATTRIBUTE: case AST_LISTCOMP: case AST_SETCOMP: case AST_DICTCOMP:
+        return true;
+    case AST_UNARYOP: return e->a->kind != AST_CONST;
+    default: return false;
+    }
+}
+
+// Evaluate [e] as an operand of the assert's test and keep its value; returns its index.
+// [last]: nothing but the test's final operation is evaluated after it.
+static int explain_value(Compiler *c, Explain *ex, Ast *e, bool last)
+{
+    if (explainable_call(c, e, last)) {
+        return explain_call(c, ex, e);
+    }
+    if (e->kind == AST_ATTRIBUTE && (last || is_plain(e->a))) {
+        return explain_attribute(c, ex, e);
+    }
+    int v = keep_expr(c, ex, e);
+    size_t n;
+    const char *src = wants_source(e) ? source_of(c, e, &n) : NULL;
+    if (src != NULL) {
+        text_adds(&ex->where, "\n  where ");
+        text_value(&ex->where, v);
+        text_adds(&ex->where, " = ");
+        text_source(&ex->where, src, n);
+    }
+    return v;
+}
+
+static const char *const compare_text[] = {"<", "<=", "==", "!=", ">", ">=", "is", "is not",
+                                           "in", "not in"};
+
+// The test of `assert` with its operands kept; leaves the value to test on the stack.
+// Returns the jump to take when the assertion holds (POP_JUMP_IF_TRUE or _FALSE).
+static int explain_test(Compiler *c, Explain *ex, Ast *t)
+{
+    text_adds(&ex->head, "assert ");
+    if (t->kind == AST_COMPARE && t->list.count == 1) {
+        Ast *right = t->list.items[0];
+        int l = explain_value(c, ex, t->a, is_plain(right));
+        int r = explain_value(c, ex, right, true);
+        copy_kept(c, ex, l, 0);
+        copy_kept(c, ex, r, 1);
+        ProtoPos saved = c->u->cur;
+        c->u->cur = pos_of(t);
+        emit(c, compare_opcode(t->ops[0]), 0);
+        c->u->cur = saved;
+        text_value(&ex->head, l);
+        text_add(&ex->head, " ", 1);
+        text_adds(&ex->head, compare_text[t->ops[0]]);
+        text_add(&ex->head, " ", 1);
+        text_value(&ex->head, r);
+        if (t->ops[0] == AST_CMP_EQ) {
+            char buf[48];
+            text_add(&ex->where, buf, (size_t)snprintf(buf, sizeof buf, "{%d~%d}", l, r));
+        }
+        return OPCODE_POP_JUMP_IF_TRUE;
+    }
+    bool negated = t->kind == AST_UNARYOP && t->op == TOK_NOT;
+    int v = explain_value(c, ex, negated ? t->a : t, true);
+    copy_kept(c, ex, v, 0);
+    text_adds(&ex->head, negated ? "not " : "");
+    text_value(&ex->head, v);
+    return negated ? OPCODE_POP_JUMP_IF_FALSE : OPCODE_POP_JUMP_IF_TRUE;
+}
+
 static bool compile_assert(Compiler *c, Ast *s)
 {
-    compile_expr(c, s->a);
-    int end = emit(c, OPCODE_POP_JUMP_IF_TRUE, 0);
-    emit(c, OPCODE_LOAD_ASSERTION_ERROR, 0);
+    Explain ex = {{NULL, 0, 0}, {NULL, 0, 0}, 0};
+    int jump = explain_test(c, &ex, s->a);
+    c->u->cur = pos_of(s->a); // CPython points a failed assert at its test
+    int ok = emit(c, jump, 0);
+    text_add(&ex.head, ex.where.s ? ex.where.s : "", ex.where.n);
+    emit(c, OPCODE_LOAD_CONST, const_str(c, ex.head.s, ex.head.n));
     if (s->b) {
         compile_expr(c, s->b);
-        emit(c, OPCODE_CALL, 1);
     }
-    emit(c, OPCODE_RAISE_VARARGS, 1);
-    patch(c, end, here(c));
+    emit(c, OPCODE_ASSERT_FAIL, ex.kept << 1 | (s->b != NULL));
+    patch(c, ok, here(c));
+    for (int i = 0; i < ex.kept; i++) {
+        emit(c, OPCODE_POP, 0);
+    }
+    free(ex.head.s);
+    free(ex.where.s);
     return !c->failed;
 }
 
@@ -1386,6 +1682,7 @@ static int stack_effect(uint32_t w, bool jump)
     case OPCODE_DUP: case OPCODE_LOAD_CONST: case OPCODE_LOAD_FAST: case OPCODE_LOAD_DEREF:
     case OPCODE_LOAD_CLOSURE: case OPCODE_LOAD_GLOBAL: case OPCODE_LOAD_NAME:
     case OPCODE_LOAD_METHOD: case OPCODE_LOAD_ASSERTION_ERROR: case OPCODE_SETUP_WITH:
+    case OPCODE_COPY:
     case OPCODE_WITH_EXCEPT: case OPCODE_IMPORT_NAME: case OPCODE_IMPORT_FROM:
         return 1;
     case OPCODE_DUP2: return 2;
@@ -1407,6 +1704,7 @@ static int stack_effect(uint32_t w, bool jump)
     case OPCODE_MAKE_FUNCTION: return -((arg & 1) + ((arg >> 1) & 1) + ((arg >> 3) & 1));
     case OPCODE_BUILD_CLASS: return -(arg + 1);
     case OPCODE_RAISE_VARARGS: return -arg;
+    case OPCODE_ASSERT_FAIL: return -((arg >> 1) + 1 + (arg & 1));
     default: return -1;
     }
 }
@@ -1421,7 +1719,7 @@ static bool is_jump(int op)
 static bool ends_flow(int op)
 {
     return op == OPCODE_JUMP || op == OPCODE_RETURN_VALUE || op == OPCODE_RERAISE ||
-           op == OPCODE_RAISE_VARARGS;
+           op == OPCODE_RAISE_VARARGS || op == OPCODE_ASSERT_FAIL;
 }
 
 // The deepest value stack over all paths through [code] (handlers entered with the
@@ -1687,8 +1985,9 @@ Proto *compile_source(const char *src, size_t len, const char *filename, Compile
     Scope *top = module ? scope_analyze(module, &e) : NULL;
     Proto *p = NULL;
     if (top) {
-        Compiler c = {.err = &e, .mode = mode, .filename = filename};
+        Compiler c = {.err = &e, .mode = mode, .filename = filename, .src = src, .srclen = len};
         p = compile_unit_body(&c, top, module);
+        free(c.lines);
     }
     scope_free(top);
     ast_arena_free(arena);

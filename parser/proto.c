@@ -144,6 +144,9 @@ static void print_meaning(const Proto *p, int op, int arg, FILE *out)
     case OPCODE_INPLACE:
         fprintf(out, " (%s)", proto_opcode_name(arg));
         return;
+    case OPCODE_ASSERT_FAIL:
+        fprintf(out, " (%d kept%s)", arg >> 1, (arg & 1) ? ", message" : "");
+        return;
     default:
         return;
     }

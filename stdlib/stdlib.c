@@ -8,6 +8,7 @@
 #include "stdlib/mod_gc.h"
 #include "stdlib/mod_math.h"
 #include "stdlib/mod_sys.h"
+#include "stdlib/mod_testing.h"
 #include "stdlib/mod_time.h"
 #include "stdlib/mod_weakref.h"
 #include "vm/class.h"
@@ -23,6 +24,7 @@ static const struct {
     {"time", mod_time_load},
     {"gc", mod_gc_load},
     {"weakref", mod_weakref_load},
+    {"testing", mod_testing_load},
 };
 
 void stdlib_init_builtins(WkVM *vm) {

@@ -169,6 +169,18 @@ def stderr_tail(lines, n=4):
     return ["stderr: " + line for line in tail]
 
 
+RE_EXC_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*(: .*)?$")
+
+
+def exception_line(lines):
+    """The "Type: message" line of a traceback: the last line shaped like one. Lines after it
+    are notes (CPython 3.11's __notes__; wk's assertion explanations)."""
+    for line in reversed(lines):
+        if RE_EXC_LINE.match(line):
+            return line
+    return last_nonempty(lines)
+
+
 def check(spec, run, full=True):
     """Problems (a list of strings, empty when the run meets the spec).
     [full] also checks the traceback line (not done for the cpython cross-check)."""
@@ -187,7 +199,7 @@ def check(spec, run, full=True):
     else:
         if run.status != 1:
             problems.append(f"exit status {run.status}, expected 1")
-        last = last_nonempty(err)
+        last = exception_line(err)
         want = spec.error
         if ":" in want:
             ok = last == want

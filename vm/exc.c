@@ -869,6 +869,20 @@ static void print_last_line(WkVM *vm, Value e, FILE *out) {
     }
 }
 
+void exc_print_notes(WkVM *vm, Value e, FILE *out) {
+    ObjDict *fields = AS_EXCEPTION(e)->fields;
+    Value *notes = fields != NULL ? dict_get_str(fields, str_intern(vm, "__notes__", 9)) : NULL;
+    if (notes == NULL || !IS_LIST(*notes)) {
+        return;
+    }
+    ObjList *l = AS_LIST(*notes);
+    for (uint32_t i = 0; i < l->count; i++) {
+        if (IS_STR(l->items[i])) {
+            fprintf(out, "%s\n", AS_STR(l->items[i])->chars);
+        }
+    }
+}
+
 static void print_one(WkVM *vm, Value e, FILE *out) {
     ObjException *x = AS_EXCEPTION(e);
     if (IS_LIST(x->traceback) && AS_LIST(x->traceback)->count > 0) {
@@ -879,6 +893,7 @@ static void print_one(WkVM *vm, Value e, FILE *out) {
         print_syntax_details(vm, e, out);
     }
     print_last_line(vm, e, out);
+    exc_print_notes(vm, e, out);
 }
 
 #define CHAIN_MAX 64

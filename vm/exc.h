@@ -56,6 +56,10 @@ bool exc_base_init(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *resu
 // FileNotFoundError, Warning, ..., are created here). May allocate.
 void exc_register_builtins(WkVM *vm, ObjDict *builtins);
 
+// Print each string of [exc].__notes__ on its own line, as CPython 3.11 does after
+// "Type: message" (wk's assertion explanations are notes).
+void exc_print_notes(WkVM *vm, Value exc, FILE *out);
+
 // Print "Traceback (most recent call last):", the entries with their source lines and
 // carets, the chained causes/contexts, and "Type: message" to [out], as CPython 3.11 does.
 void exc_print(WkVM *vm, Value exc, FILE *out);

@@ -12,10 +12,12 @@
 #include "vm/dict.h"
 #include "vm/repl.h"
 #include "vm/str.h"
+#include "vm/testrun.h"
 #include "vm/vm.h"
 
 static const char *USAGE =
     "usage: wk [option] ... [-c cmd | file | -] [arg] ...\n"
+    "       wk test [-k SUBSTRING] [-x] [-q | -v] [PATH...]   (see wk test --help)\n"
     "With no file and stdin a terminal, wk opens the interactive prompt; with stdin not a\n"
     "terminal, it runs the program read from stdin.\n"
     "Options:\n"
@@ -125,6 +127,9 @@ static int run_file(WkVM *vm, const char *path, bool *opened) {
 }
 
 int main(int argc, char **argv) {
+    if (argc >= 2 && strcmp(argv[1], "test") == 0) {
+        return testrun_main(argc - 2, argv + 2);
+    }
     bool interactive = false, stress = false;
     const char *code = NULL, *file = NULL;
     int i = 1;

@@ -24,13 +24,14 @@
 #include "vm/ops.h"
 #include "vm/str.h"
 #include "vm/table.h"
+#include "vm/testrun.h"
 
 // ============================================================================================
 // Loading protos
 // ============================================================================================
 
 static ObjStr **load_names(WkVM *vm, char **names, int count) {
-    ObjStr **out = gc_realloc(vm, NULL, 0, sizeof(ObjStr *) * (size_t)count + 1);
+    ObjStr **out = gc_realloc(vm, NULL, 0, sizeof(ObjStr *) * (size_t)count);
     for (int i = 0; i < count; i++) {
         out[i] = NULL;
     }
@@ -98,7 +99,7 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
     c->pos = gc_realloc(vm, NULL, 0, sizeof(ProtoPos) * (size_t)p->ncode);
     memcpy(c->pos, p->pos, sizeof(ProtoPos) * (size_t)p->ncode);
     c->ncode = p->ncode;
-    Value *consts = gc_realloc(vm, NULL, 0, sizeof(Value) * (size_t)p->nconsts + 1);
+    Value *consts = gc_realloc(vm, NULL, 0, sizeof(Value) * (size_t)p->nconsts);
     for (int i = 0; i < p->nconsts; i++) {
         consts[i] = NONE_VAL;
     }
@@ -119,18 +120,13 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
         *lists[l].n = lists[l].count;
         fill_names(vm, *lists[l].dst, lists[l].src, lists[l].count);
     }
-    c->cell2arg = gc_realloc(vm, NULL, 0, sizeof(int) * (size_t)p->ncells + 1);
+    c->cell2arg = gc_realloc(vm, NULL, 0, sizeof(int) * (size_t)p->ncells);
     for (int i = 0; i < p->ncells; i++) {
         c->cell2arg[i] = p->cell2arg != NULL ? p->cell2arg[i] : -1;
     }
     gc_pop_root(vm);
     return c;
 }
-
-// The sizes given to gc_realloc above include a spare element so that zero-length arrays
-// still get a block; free_code in object.c frees with the exact count, so account the spare.
-// (Kept simple: the spare is freed with the array and the accounting drift is bounded by the
-// number of code objects.)
 
 static ObjFunction *new_function(WkVM *vm, ObjCode *code, ObjDict *globals) {
     ObjFunction *f = (ObjFunction *)gc_alloc_object(vm, sizeof(ObjFunction), OBJ_FUNCTION);
@@ -243,13 +239,13 @@ WkVM *vm_new(int argc, char **argv) {
 
 void vm_free(WkVM *vm) {
     mod_weakref_run_atexit(vm);
-    weak_run_pending(vm);
     vm->frame_count = 0;
     vm->stack_top = vm->stack;
-    gc_free_all(vm);
-    weak_free_all(vm);
+    // The VM's own tables live in the collector's pages: release them before the pages go.
     table_free(vm, &vm->strings);
     free_sources(vm);
+    gc_free_all(vm);
+    weak_free_all(vm);
     free(vm->stack);
     free(vm);
 }
@@ -2306,6 +2302,18 @@ generic_compare : {
     CASE(LOAD_ASSERTION_ERROR) {
         *sp++ = OBJ_VAL(vm->cls.AssertionError);
         NEXT();
+    }
+    CASE(COPY) {
+        Value v = sp[-(ptrdiff_t)arg];
+        *sp++ = v;
+        NEXT();
+    }
+    CASE(ASSERT_FAIL) {
+        SYNC();
+        int has_msg = (int)(arg & 1), n = (int)(arg >> 1);
+        testrun_assert_fail(vm, sp - has_msg - 1 - n, n, sp[-has_msg - 1],
+                            has_msg ? sp[-1] : EMPTY_VAL);
+        ERROR();
     }
     CASE(SETUP_WITH) {
         SYNC();

@@ -186,7 +186,9 @@ Test(compile, imports_assert_raise)
     expect_ops("from m import a, b as c\n", NULL,
                "IMPORT_NAME IMPORT_FROM STORE_NAME IMPORT_FROM STORE_NAME POP");
     expect_ops("assert x, 'm'\n", NULL,
-               "LOAD_NAME POP_JUMP_IF_TRUE LOAD_ASSERTION_ERROR LOAD_CONST CALL RAISE_VARARGS");
+               "LOAD_NAME COPY POP_JUMP_IF_TRUE LOAD_CONST LOAD_CONST ASSERT_FAIL POP");
+    expect_ops("assert a == b\n", NULL,
+               "LOAD_NAME LOAD_NAME COPY COPY EQ POP_JUMP_IF_TRUE LOAD_CONST ASSERT_FAIL POP POP");
     expect_ops("raise E from C\n", NULL, "LOAD_NAME LOAD_NAME RAISE_VARARGS");
 }
 

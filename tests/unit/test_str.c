@@ -79,7 +79,22 @@ Test(str, strbuf_grows) {
     cr_assert_eq(b.size, 1007);
     cr_assert_str_eq(b.chars + 1000, "42-end!");
     strbuf_free(&b);
-    cr_assert_null(b.chars);
+    cr_assert_eq(b.size, 0);
+    cr_assert_eq(b.chars, b.small, "a freed buffer is back on its inline storage");
+}
+
+Test(str, strbuf_short_text_stays_inline) {
+    StrBuf b;
+    strbuf_init(&b);
+    strbuf_add(&b, "short", 5);
+    cr_assert_eq(b.chars, b.small);
+    cr_assert_str_eq(b.chars, "short");
+    for (int i = 0; i < STRBUF_INLINE; i++) {
+        strbuf_addc(&b, 'y');
+    }
+    cr_assert_neq(b.chars, b.small, "text past the inline size moves to the heap");
+    cr_assert_eq(strncmp(b.chars, "shorty", 6), 0);
+    strbuf_free(&b);
 }
 
 Test(str, float_repr_shortest_round_trip) {
