@@ -313,9 +313,11 @@ static void refresh(WkVM *vm, ObjClass *c) {
     }
     c->dunders = bits;
     c->has_getattr = (bits & CLASS_D_GETATTR) != 0;
-    c->version++;
+    // A fresh, VM-wide unique version: an inline cache that saw (class, version) can never be
+    // fooled by another class later allocated at the same address.
+    c->version = ++vm->class_epoch;
     if (c->version == 0) {
-        c->version = 1;
+        c->version = ++vm->class_epoch;
     }
 }
 

@@ -307,6 +307,8 @@ static void expand(Reprs *r, StrBuf *b, const char *t, size_t n) {
 // explanation in __notes__, so str(e) stays CPython's and tracebacks print the explanation
 // under the error line.
 static bool raise_with_note(WkVM *vm, Value msg, const char *note, size_t size) {
+    ObjStr *key = str_intern(vm, "__notes__", 9);
+    gc_push_root(vm, OBJ_VAL(key));
     ObjTuple *args = IS_EMPTY(msg) ? tuple_new(vm, 0) : tuple_from(vm, &msg, 1);
     gc_push_root(vm, OBJ_VAL(args));
     ObjException *e = exc_new(vm, vm->cls.AssertionError, args);
@@ -314,8 +316,8 @@ static bool raise_with_note(WkVM *vm, Value msg, const char *note, size_t size) 
     ObjList *notes = list_new(vm, 1);
     gc_push_root(vm, OBJ_VAL(notes));
     list_append(vm, notes, OBJ_VAL(str_new(vm, note, size)));
-    bool ok = attr_set(vm, OBJ_VAL(e), str_intern(vm, "__notes__", 9), OBJ_VAL(notes));
-    gc_pop_roots(vm, 3);
+    bool ok = attr_set(vm, OBJ_VAL(e), key, OBJ_VAL(notes));
+    gc_pop_roots(vm, 4);
     return ok ? exc_raise_value(vm, OBJ_VAL(e)) : false;
 }
 

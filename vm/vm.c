@@ -5,6 +5,7 @@
 #include "vm/vm.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,26 @@
 #include "vm/str.h"
 #include "vm/table.h"
 #include "vm/testrun.h"
+
+// ============================================================================================
+// Inline caches
+// ============================================================================================
+
+// One per instruction of a code object (ObjCode.cache), used by LOAD_GLOBAL and LOAD_METHOD.
+// LOAD_GLOBAL: [owner] is the globals dict, [version]/[version2] the globals/builtins dict
+// versions (bumped by every insertion and deletion), [index] the entry in globals (>= 0) or
+// in builtins (-index - 1). LOAD_METHOD: [owner] is the receiver's class and [version] its
+// version (VM-wide unique), [value] the function found on the class. Values are read back only
+// while the owner is unchanged, so the cache never needs tracing.
+typedef struct {
+    void *owner;
+    uint32_t version;
+    uint32_t version2;
+    int32_t index;
+    Value value;
+} InlineCache;
+
+#define CACHE(fr, ip) (&((InlineCache *)(fr)->code->cache)[(ip) - (fr)->code->code - 1])
 
 // ============================================================================================
 // Loading protos
@@ -119,6 +140,11 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
         *lists[l].dst = load_names(vm, lists[l].src, lists[l].count);
         *lists[l].n = lists[l].count;
         fill_names(vm, *lists[l].dst, lists[l].src, lists[l].count);
+    }
+    c->cache = calloc((size_t)p->ncode + 1, sizeof(InlineCache));
+    if (c->cache == NULL) {
+        fputs("wk: out of memory\n", stderr);
+        abort();
     }
     c->cell2arg = gc_realloc(vm, NULL, 0, sizeof(int) * (size_t)p->ncells);
     for (int i = 0; i < p->ncells; i++) {
@@ -1102,6 +1128,36 @@ static bool load_global(WkVM *vm, CallFrame *fr, ObjStr *name, Value *out) {
     return true;
 }
 
+// Remember where LOAD_GLOBAL found its name: [v] points into globals' or builtins' entries.
+static void fill_global_cache(InlineCache *ic, ObjDict *g, ObjDict *b, Value *v, bool builtin) {
+    ObjDict *d = builtin ? b : g;
+    int32_t index = (int32_t)((TableEntry *)((char *)v - offsetof(TableEntry, value)) -
+                              d->table.entries);
+    ic->owner = g;
+    ic->version = g->version;
+    ic->version2 = b->version;
+    ic->index = builtin ? -index - 1 : index;
+}
+
+// LOAD_METHOD's cache applies to receivers whose attributes all come from their class, or,
+// for plain instances, from their class unless their own fields shadow the name.
+static bool method_cacheable(Value obj) {
+    if (!IS_OBJ(obj)) {
+        return true;
+    }
+    switch (OBJ_TYPE(obj)) {
+    case OBJ_INSTANCE:
+    case OBJ_STR:
+    case OBJ_LIST:
+    case OBJ_DICT:
+    case OBJ_TUPLE:
+    case OBJ_SET:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool delete_from(WkVM *vm, ObjDict *d, ObjStr *name) {
     bool found;
     if (!dict_delete(vm, d, OBJ_VAL(name), &found)) {
@@ -1343,9 +1399,22 @@ dispatch:
         NEXT();
     }
     CASE(LOAD_GLOBAL) {
-        Value *v = dict_get_str(fr->globals, names[arg]);
+        InlineCache *ic = CACHE(fr, ip);
+        ObjDict *g = fr->globals;
+        if (ic->owner == g && ic->version == g->version &&
+            ic->version2 == vm->builtins->version) {
+            *sp++ = ic->index >= 0 ? g->table.entries[ic->index].value
+                                   : vm->builtins->table.entries[-ic->index - 1].value;
+            NEXT();
+        }
+        Value *v = dict_get_str(g, names[arg]);
         if (v == NULL) {
             v = dict_get_str(vm->builtins, names[arg]);
+            if (v != NULL) {
+                fill_global_cache(ic, g, vm->builtins, v, true);
+            }
+        } else {
+            fill_global_cache(ic, g, vm->builtins, v, false);
         }
         if (v == NULL) {
             SYNC();
@@ -1399,6 +1468,16 @@ dispatch:
         NEXT();
     }
     CASE(LOAD_ATTR) {
+        Value obj = sp[-1];
+        if (IS_INSTANCE(obj) && AS_INSTANCE(obj)->fields != NULL &&
+            !(AS_INSTANCE(obj)->klass->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_PROPERTY))) {
+            // No data descriptor on the class: the instance's own field wins.
+            Value *f = dict_get_str(AS_INSTANCE(obj)->fields, names[arg]);
+            if (f != NULL) {
+                sp[-1] = *f;
+                NEXT();
+            }
+        }
         SYNC();
         Value v;
         if (!attr_get(vm, sp[-1], names[arg], &v)) {
@@ -1408,6 +1487,17 @@ dispatch:
         NEXT();
     }
     CASE(STORE_ATTR) {
+        Value obj = sp[-1];
+        if (IS_INSTANCE(obj) && AS_INSTANCE(obj)->fields != NULL &&
+            !(AS_INSTANCE(obj)->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY))) {
+            // Rebinding an existing field changes no table structure: store in place.
+            Value *f = dict_get_str(AS_INSTANCE(obj)->fields, names[arg]);
+            if (f != NULL) {
+                *f = sp[-2];
+                sp -= 2;
+                NEXT();
+            }
+        }
         SYNC();
         if (!attr_set(vm, sp[-1], names[arg], sp[-2])) {
             ERROR();
@@ -1424,11 +1514,37 @@ dispatch:
         NEXT();
     }
     CASE(LOAD_METHOD) {
+        InlineCache *ic = CACHE(fr, ip);
+        Value obj = sp[-1];
+        if (IS_OBJ(obj) && ic->owner != NULL) {
+            ObjClass *k = IS_INSTANCE(obj) ? AS_INSTANCE(obj)->klass : NULL;
+            if (k == NULL && method_cacheable(obj)) {
+                k = class_of(vm, obj);
+            }
+            if (k == ic->owner && k->version == ic->version &&
+                (!IS_INSTANCE(obj) || AS_INSTANCE(obj)->fields == NULL ||
+                 dict_get_str(AS_INSTANCE(obj)->fields, names[arg]) == NULL)) {
+                sp[0] = obj;
+                sp[-1] = ic->value;
+                sp++;
+                NEXT();
+            }
+        }
         SYNC();
         Value m;
         bool unbound;
-        if (!attr_load_method(vm, sp[-1], names[arg], &m, &unbound)) {
+        if (!attr_load_method(vm, obj, names[arg], &m, &unbound)) {
             ERROR();
+        }
+        if (unbound && IS_OBJ(obj) && method_cacheable(obj)) {
+            ObjClass *k = class_of(vm, obj);
+            Value *found = class_lookup(k, names[arg]);
+            if (found != NULL && value_is(*found, m) &&
+                !(k->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_GETATTR))) {
+                ic->owner = k;
+                ic->version = k->version;
+                ic->value = m;
+            }
         }
         if (unbound) {
             sp[0] = sp[-1];

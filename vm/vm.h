@@ -111,6 +111,8 @@ struct WkVM {
 
     VMClasses cls;
     VMNames names;
+    uint32_t class_epoch;      // the last class version handed out (vm/class.c): versions are
+                               // unique over the VM's life, so (class, version) never repeats
     Value not_implemented, ellipsis;
     ObjException *memory_error; // preallocated
 
