@@ -477,8 +477,25 @@ void num_float_repr(double d, char *buf, size_t size) {
     num_format_float(d, 'r', 0, true, false, buf, size);
 }
 
+// Decimal digits by hand: int -> str is on every f-string's path, and printf's machinery
+// costs several times more.
 int num_int_repr(int64_t i, char *buf) {
-    return sprintf(buf, "%lld", (long long)i);
+    char tmp[24];
+    int n = 0;
+    uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    int len = 0;
+    if (i < 0) {
+        buf[len++] = '-';
+    }
+    while (n > 0) {
+        buf[len++] = tmp[--n];
+    }
+    buf[len] = '\0';
+    return len;
 }
 
 // ---- Parsing ---------------------------------------------------------------------------------

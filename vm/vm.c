@@ -1059,14 +1059,40 @@ static bool format_value(WkVM *vm, Value v, int flags, Value spec, ObjStr **out)
     return ok;
 }
 
+// BUILD_STRING: the parts (rooted on the stack) are copied once into a string of the summed
+// size; its code-point length is the sum of theirs.
 static bool build_string(WkVM *vm, Value *parts, int n, Value *out) {
-    StrBuf b;
-    strbuf_init(&b);
+    size_t size = 0, length = 0;
+    bool ascii = true;
     for (int i = 0; i < n; i++) {
         ObjStr *s = AS_STR(parts[i]);
-        strbuf_add(&b, s->chars, s->size);
+        size += s->size;
+        length += s->length;
+        ascii = ascii && s->ascii;
     }
-    *out = OBJ_VAL(strbuf_finish(vm, &b));
+    if (size <= 1) {
+        StrBuf b;
+        strbuf_init(&b);
+        for (int i = 0; i < n; i++) {
+            strbuf_add(&b, AS_STR(parts[i])->chars, AS_STR(parts[i])->size);
+        }
+        *out = OBJ_VAL(strbuf_finish(vm, &b)); // the empty and one-byte strings are interned
+        return true;
+    }
+    ObjStr *r = (ObjStr *)gc_alloc_object(vm, sizeof(ObjStr) + size + 1, OBJ_STR);
+    r->length = (uint32_t)length;
+    r->size = (uint32_t)size;
+    r->hash = 0;
+    r->interned = false;
+    r->ascii = ascii;
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        ObjStr *s = AS_STR(parts[i]);
+        memcpy(r->chars + at, s->chars, s->size);
+        at += s->size;
+    }
+    r->chars[size] = '\0';
+    *out = OBJ_VAL(r);
     return true;
 }
 
