@@ -4,6 +4,7 @@
 #                    + `wk test tests/weak` and the tests of `wk test` itself (make test-wk)
 #   make test-stress script tests with a collection at every allocation
 #   make test-asan   script tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-valgrind  script tests under valgrind memcheck
 #   make WERROR=1    treat warnings as errors (CI)
 
 CC      ?= gcc
@@ -29,7 +30,7 @@ DEPS := /usr/include/readline/readline.h:libreadline-dev \
         /usr/include/criterion/criterion.h:libcriterion-dev \
         /usr/bin/pkg-config:pkg-config
 
-.PHONY: all deps test test-unit test-cli test-scripts test-wk test-stress test-asan asan clean bench
+.PHONY: all deps test test-unit test-cli test-valgrind test-scripts test-wk test-stress test-asan asan clean bench
 
 all: deps wk
 
@@ -96,6 +97,10 @@ test-stress: wk
 test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1 python3 tests/run_scripts.py --wk build/asan/wk --no-cpython --timeout 30
 	ASAN_OPTIONS=detect_leaks=1 build/asan/wk test -q tests/weak
+
+# Every script under valgrind (slow: a few minutes); not part of CI's time budget by default.
+test-valgrind: wk
+	python3 tests/run_scripts.py --wk tests/valgrind-wk.sh --no-cpython --timeout 120
 
 bench: wk
 	@echo "see scripts/bench/README.md"
