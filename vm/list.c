@@ -101,6 +101,28 @@ static Value *seq_items(Value seq, uint32_t *count) {
     return AS_TUPLE(seq)->items;
 }
 
+// A range knows its length: allocate once, and turn an absurd size (list(range(10**10)))
+// into MemoryError at once instead of growing until the machine runs out.
+static bool extend_range(WkVM *vm, ObjList *l, ObjRange *r) {
+    if (r->length > (int64_t)(UINT32_MAX / 2) - (int64_t)l->count) {
+        return exc_raise(vm, vm->cls.MemoryError, "%s", "");
+    }
+    uint32_t need = l->count + (uint32_t)r->length;
+    if (need > l->capacity) {
+        Value *items = gc_try_realloc(vm, l->items, sizeof(Value) * l->capacity,
+                                      sizeof(Value) * need);
+        if (items == NULL) {
+            return false;
+        }
+        l->items = items;
+        l->capacity = need;
+    }
+    for (int64_t i = 0; i < r->length; i++) {
+        l->items[l->count++] = INT_VAL(r->start + i * r->step);
+    }
+    return true;
+}
+
 bool list_extend(WkVM *vm, ObjList *l, Value iterable) {
     if (IS_LIST(iterable) || IS_TUPLE(iterable)) {
         uint32_t n;
@@ -112,6 +134,9 @@ bool list_extend(WkVM *vm, ObjList *l, Value iterable) {
             l->count += n;
         }
         return true;
+    }
+    if (IS_KIND(iterable, OBJ_RANGE)) {
+        return extend_range(vm, l, (ObjRange *)AS_OBJ(iterable));
     }
     Value it;
     if (!ops_iter(vm, iterable, &it)) {

@@ -19,6 +19,18 @@
 // ---- Helpers ---------------------------------------------------------------------------------
 
 // Kinds whose behaviour comes from dunder methods on their class.
+
+// The protocols recurse in C through nested containers (repr of a list of lists, == of deep
+// tuples). A depth counter turns runaway nesting into RecursionError, as CPython does,
+// instead of a C stack overflow.
+static bool c_enter(WkVM *vm, const char *what) {
+    if (vm->c_depth >= VM_C_DEPTH_MAX) {
+        return exc_raise(vm, vm->cls.RecursionError, "maximum recursion depth exceeded%s", what);
+    }
+    vm->c_depth++;
+    return true;
+}
+
 static bool dunder_kind(Value v) {
     if (!IS_OBJ(v)) {
         return false;
@@ -923,7 +935,7 @@ static bool rich_compare(WkVM *vm, int op, Value a, Value b, Value *out) {
                      cmp_sym(op), tname(vm, a), tname(vm, b));
 }
 
-bool ops_compare(WkVM *vm, int op, Value a, Value b, Value *out) {
+static bool compare_impl(WkVM *vm, int op, Value a, Value b, Value *out) {
     if (is_num(a) && is_num(b)) {
         bool unordered;
         int c = num_cmp(a, b, &unordered);
@@ -958,7 +970,16 @@ bool ops_compare(WkVM *vm, int op, Value a, Value b, Value *out) {
     return rich_compare(vm, op, a, b, out);
 }
 
-bool ops_equal(WkVM *vm, Value a, Value b, bool *out) {
+bool ops_compare(WkVM *vm, int op, Value a, Value b, Value *out) {
+    if (!c_enter(vm, " in comparison")) {
+        return false;
+    }
+    bool ok = compare_impl(vm, op, a, b, out);
+    vm->c_depth--;
+    return ok;
+}
+
+static bool equal_impl(WkVM *vm, Value a, Value b, bool *out) {
     if (value_is(a, b) && !IS_FLOAT(a)) {
         *out = true;
         return true;
@@ -1017,6 +1038,15 @@ bool ops_equal(WkVM *vm, Value a, Value b, bool *out) {
     default:
         return true;
     }
+}
+
+bool ops_equal(WkVM *vm, Value a, Value b, bool *out) {
+    if (!c_enter(vm, " in comparison")) {
+        return false;
+    }
+    bool ok = equal_impl(vm, a, b, out);
+    vm->c_depth--;
+    return ok;
 }
 
 // ---- Truth and hashing -----------------------------------------------------------------------
@@ -1110,7 +1140,7 @@ static bool unhashable(WkVM *vm, Value v) {
     return exc_raise(vm, vm->cls.TypeError, "unhashable type: '%s'", tname(vm, v));
 }
 
-bool ops_hash(WkVM *vm, Value v, uint64_t *out) {
+static bool hash_impl(WkVM *vm, Value v, uint64_t *out) {
     switch (v.type) {
     case VAL_NONE:
     case VAL_EMPTY:
@@ -1184,6 +1214,15 @@ bool ops_hash(WkVM *vm, Value v, uint64_t *out) {
     }
     *out = pointer_hash(AS_OBJ(v));
     return true;
+}
+
+bool ops_hash(WkVM *vm, Value v, uint64_t *out) {
+    if (!c_enter(vm, "")) {
+        return false;
+    }
+    bool ok = hash_impl(vm, v, out);
+    vm->c_depth--;
+    return ok;
 }
 
 // ---- repr / str / format ---------------------------------------------------------------------
@@ -1332,7 +1371,7 @@ static bool obj_repr(WkVM *vm, Value v, ObjStr **out) {
     return true;
 }
 
-bool ops_repr(WkVM *vm, Value v, ObjStr **out) {
+static bool repr_impl(WkVM *vm, Value v, ObjStr **out) {
     char buf[64];
     switch (v.type) {
     case VAL_NONE:
@@ -1357,7 +1396,16 @@ bool ops_repr(WkVM *vm, Value v, ObjStr **out) {
     return obj_repr(vm, v, out);
 }
 
-bool ops_str(WkVM *vm, Value v, ObjStr **out) {
+bool ops_repr(WkVM *vm, Value v, ObjStr **out) {
+    if (!c_enter(vm, " while getting the repr of an object")) {
+        return false;
+    }
+    bool ok = repr_impl(vm, v, out);
+    vm->c_depth--;
+    return ok;
+}
+
+static bool str_impl(WkVM *vm, Value v, ObjStr **out) {
     if (IS_STR(v)) {
         *out = AS_STR(v);
         return true;
@@ -1371,6 +1419,15 @@ bool ops_str(WkVM *vm, Value v, ObjStr **out) {
         return check_str_result(vm, r, "__str__", out);
     }
     return ops_repr(vm, v, out);
+}
+
+bool ops_str(WkVM *vm, Value v, ObjStr **out) {
+    if (!c_enter(vm, " while getting the str of an object")) {
+        return false;
+    }
+    bool ok = str_impl(vm, v, out);
+    vm->c_depth--;
+    return ok;
 }
 
 bool ops_format(WkVM *vm, Value v, ObjStr *spec, ObjStr **out) {

@@ -2608,6 +2608,7 @@ VMResult vm_run_source(WkVM *vm, const char *src, size_t len, const char *filena
     vm->stack_top = vm->stack;
     vm->handled_count = 0;
     vm->native_depth = 0;
+    vm->c_depth = 0;
     ObjFunction *f;
     if (!compile_to_function(vm, src, len, filename, globals, repl, &f)) {
         return VM_ERROR;

@@ -15,6 +15,7 @@
 #define VM_STACK_MAX (512 * 1024) // values
 #define VM_BLOCKS_MAX 32
 #define VM_NATIVE_DEPTH_MAX 200  // nested C -> wk -> C re-entries before RecursionError
+#define VM_C_DEPTH_MAX 1000      // nesting of repr/str/==/</hash through containers (vm/ops.c)
 
 typedef enum {
     BLOCK_TRY,     // SETUP_TRY / SETUP_WITH: [target] is the handler
@@ -97,6 +98,7 @@ struct WkVM {
     CallFrame frames[VM_FRAMES_MAX];
     int frame_count;
     int native_depth;          // C re-entries into vm_run
+    int c_depth;               // nesting of the recursive protocols in vm/ops.c
     Value exception;           // the exception being raised, EMPTY when none
     Value handled[256];        // stack of exceptions being handled (bare raise, __context__)
     int handled_count;
