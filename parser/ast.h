@@ -47,7 +47,7 @@ typedef enum {
     AST_DICTCOMP,   // a: key, b: value; list: clauses; scope
     AST_GENEXP,     // a: element; list: clauses; scope
     AST_COMPREHENSION, // for a in b if list...
-    AST_YIELD,      // a: value or NULL
+    AST_YIELD,      // a: value or NULL; op: 1 for `yield from a`
     // ---- statements
     AST_EXPR,       // a: the expression
     AST_ASSIGN,     // list: targets (left to right); a: value

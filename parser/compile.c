@@ -70,6 +70,7 @@ typedef struct {
 } Compiler;
 
 static bool compile_expr(Compiler *c, Ast *e);
+static bool compile_yield_from(Compiler *c, Ast *e);
 static bool compile_stmts(Compiler *c, AstList *body);
 static bool compile_store(Compiler *c, Ast *t);
 
@@ -799,6 +800,9 @@ static bool compile_expr_kind(Compiler *c, Ast *e)
     case AST_LISTCOMP: case AST_SETCOMP: case AST_DICTCOMP: case AST_GENEXP:
         return compile_comprehension(c, e);
     case AST_YIELD:
+        if (e->op == 1) {
+            return compile_yield_from(c, e);
+        }
         if (e->a) {
             compile_expr(c, e->a);
         } else {
@@ -1074,6 +1078,22 @@ static bool compile_while(Compiler *c, Ast *s)
         patch(c, loop.breaks[i], here(c));
     }
     free(loop.breaks);
+    return !c->failed;
+}
+
+// yield from X: GET_ITER, then SEND/YIELD_VALUE until the sub-iterator is exhausted; SEND
+// leaves its return value (a generator's `return` value, else None) as the expression's.
+static bool compile_yield_from(Compiler *c, Ast *e)
+{
+    compile_expr(c, e->a);
+    c->u->cur = pos_of(e);
+    emit(c, OPCODE_GET_ITER, 0);
+    load_none(c);
+    int start = here(c);
+    int exit = emit(c, OPCODE_SEND, 0);
+    emit(c, OPCODE_YIELD_VALUE, 0);
+    emit(c, OPCODE_JUMP, start);
+    patch(c, exit, here(c));
     return !c->failed;
 }
 
@@ -1694,6 +1714,7 @@ static int stack_effect(uint32_t w, bool jump)
         return 1 - arg;
     case OPCODE_BUILD_MAP: return 1 - 2 * arg;
     case OPCODE_FOR_ITER: return jump ? -1 : 1;
+    case OPCODE_SEND: return jump ? -1 : 0;
     case OPCODE_JUMP_IF_FALSE_OR_POP: case OPCODE_JUMP_IF_TRUE_OR_POP: return jump ? 0 : -1;
     case OPCODE_UNPACK_SEQUENCE: return arg - 1;
     case OPCODE_UNPACK_EX: return (arg & 0xff) + (arg >> 8);
@@ -1713,7 +1734,8 @@ static bool is_jump(int op)
 {
     return op == OPCODE_JUMP || op == OPCODE_POP_JUMP_IF_FALSE || op == OPCODE_POP_JUMP_IF_TRUE ||
            op == OPCODE_JUMP_IF_FALSE_OR_POP || op == OPCODE_JUMP_IF_TRUE_OR_POP ||
-           op == OPCODE_FOR_ITER || op == OPCODE_SETUP_TRY || op == OPCODE_SETUP_WITH;
+           op == OPCODE_FOR_ITER || op == OPCODE_SEND || op == OPCODE_SETUP_TRY ||
+           op == OPCODE_SETUP_WITH;
 }
 
 static bool ends_flow(int op)

@@ -1110,13 +1110,18 @@ static Ast *parse_star_expressions(Parser *p)
     return finish(p, t);
 }
 
-// yield [star_expressions]
+// yield [star_expressions] | yield from expression
 static Ast *parse_yield(Parser *p)
 {
     Ast *n = new_at_tok(p, AST_YIELD);
     advance(p);
     if (check(p, TOK_FROM)) {
-        return fail_syntax(p);
+        advance(p);
+        n->op = 1;
+        if (!(n->a = parse_expression(p))) {
+            return NULL;
+        }
+        return finish(p, n);
     }
     TokenKind k = p->tok.kind;
     if (k != TOK_NEWLINE && k != TOK_RPAREN && k != TOK_SEMI && k != TOK_ASSIGN &&

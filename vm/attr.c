@@ -609,7 +609,17 @@ static bool get_impl(WkVM *vm, Value obj, ObjStr *name, Value *out, bool *found)
                 return true;
             }
         }
-        return instance_get(vm, obj, name, out, found);
+        if (instance_get(vm, obj, name, out, found)) {
+            return true;
+        }
+        // As CPython's slot_tp_getattr_hook: an AttributeError from the normal lookup (a
+        // property getter, say) falls back to __getattr__.
+        if (k->has_getattr && k != vm->cls.super_ &&
+            exc_is(vm, vm->exception, vm->cls.AttributeError)) {
+            vm->exception = EMPTY_VAL;
+            return call_getattr_hook(vm, obj, k, name, out, found);
+        }
+        return false;
     }
     if (IS_CLASS(obj)) {
         return class_get(vm, obj, name, out, found);

@@ -212,6 +212,7 @@ void class_add_native(WkVM *vm, ObjClass *c, const char *name, NativeFn fn, int 
                       int max_args, bool takes_kwargs) {
     gc_push_root(vm, OBJ_VAL(c));
     ObjNative *n = class_native_new(vm, name, fn, min_args, max_args, takes_kwargs);
+    n->obj.flags |= NATIVE_METHOD;
     gc_push_root(vm, OBJ_VAL(n));
     ObjStr *key = str_intern(vm, name, strlen(name));
     gc_push_root(vm, OBJ_VAL(key));
@@ -830,6 +831,60 @@ static bool gen_next(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *re
     return gen_send(vm, a, 2, kwargs, result);
 }
 
+// generator.throw(exc): raise [exc] (an instance or a class) at the paused yield; returns
+// the next value yielded, or raises what comes out (StopIteration when it returns).
+static bool gen_throw(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result) {
+    (void)argc;
+    (void)kwargs;
+    ObjGenerator *g = (ObjGenerator *)AS_OBJ(args[0]);
+    if (exc_raise_value(vm, args[1]) || !IS_EXCEPTION(vm->exception)) {
+        return false; // not an exception: exc_raise_value raised TypeError
+    }
+    Value exc = vm->exception;
+    vm->exception = EMPTY_VAL;
+    bool done = false;
+    if (!vm_gen_throw(vm, g, exc, result, &done)) {
+        return false;
+    }
+    if (done) {
+        return exc_raise_value(vm, OBJ_VAL(vm->cls.StopIteration));
+    }
+    return true;
+}
+
+// generator.close(): GeneratorExit at the paused yield runs its finally blocks; a generator
+// that yields again instead is an error, as in CPython.
+static bool gen_close(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result) {
+    (void)argc;
+    (void)kwargs;
+    ObjGenerator *g = (ObjGenerator *)AS_OBJ(args[0]);
+    *result = NONE_VAL;
+    if (g->state != GEN_SUSPENDED) {
+        if (g->state == GEN_CREATED) {
+            g->state = GEN_CLOSED;
+        }
+        return true;
+    }
+    ObjTuple *none = tuple_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(none));
+    ObjException *e = exc_new(vm, vm->cls.GeneratorExit, none);
+    gc_pop_root(vm);
+    bool done = false;
+    Value yielded;
+    if (vm_gen_throw(vm, g, OBJ_VAL(e), &yielded, &done)) {
+        if (!done) {
+            return exc_raise(vm, vm->cls.RuntimeError, "generator ignored GeneratorExit");
+        }
+        return true;
+    }
+    if (exc_is(vm, vm->exception, vm->cls.GeneratorExit) ||
+        exc_is(vm, vm->exception, vm->cls.StopIteration)) {
+        vm->exception = EMPTY_VAL;
+        return true;
+    }
+    return false;
+}
+
 static bool gen_iter(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result) {
     (void)vm;
     (void)argc;
@@ -893,6 +948,8 @@ static void init_object_methods(WkVM *vm) {
     class_add_native(vm, vm->cls.NotImplementedType, "__repr__", singleton_repr, 1, 1, false);
     class_add_native(vm, vm->cls.ellipsis, "__repr__", singleton_repr, 1, 1, false);
     class_add_native(vm, vm->cls.generator, "send", gen_send, 2, 2, false);
+    class_add_native(vm, vm->cls.generator, "throw", gen_throw, 2, 2, false);
+    class_add_native(vm, vm->cls.generator, "close", gen_close, 1, 1, false);
     class_add_native(vm, vm->cls.generator, "__next__", gen_next, 1, 1, false);
     class_add_native(vm, vm->cls.generator, "__iter__", gen_iter, 1, 1, false);
     class_add_native(vm, vm->cls.iterator, "__iter__", gen_iter, 1, 1, false);

@@ -205,6 +205,8 @@ typedef struct {
 // pushed with gc_push_root.
 typedef bool (*NativeFn)(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result);
 
+#define NATIVE_METHOD 0x01 // ObjNative flag: a method of a built-in type (args[0] is self)
+
 typedef struct {
     Obj obj;
     NativeFn fn;

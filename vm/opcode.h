@@ -96,6 +96,8 @@
                            (closure tuple of cells if arg&8) code] -> [function] */            \
     X(RETURN_VALUE, 0) /* [v] -> returns v */                                                  \
     X(YIELD_VALUE, 0)  /* [v] -> suspends yielding v; on resume [] -> [sent value (None)] */     \
+    X(SEND, 1)         /* [it sent] -> [it v]: it.send(sent) (next(it) for iterators) yielded  \
+                          v; exhausted: [r] (its return value) and jump to arg (yield from) */ \
     X(BUILD_CLASS, 1)  /* [bodyfunc name base1..basen] -> [class]; arg = n bases */            \
     /* exceptions */                                                                           \
     X(SETUP_TRY, 1)    /* push a handler block (target arg, current stack depth) */            \

@@ -576,15 +576,23 @@ static bool call_native(WkVM *vm, ObjNative *n, Value *args, int npos, ObjTuple 
         argc++;
     }
     if (argc < n->min_args || (n->max_args >= 0 && argc > n->max_args)) {
-        int shown = IS_EMPTY(n->self) ? 0 : 1;
+        // A method's counts include self; CPython's messages don't, and name the type.
+        bool method = !IS_EMPTY(n->self) || (n->obj.flags & NATIVE_METHOD);
+        int shown = method && argc > 0 ? 1 : 0;
+        char qual[160];
+        if (shown) {
+            snprintf(qual, sizeof qual, "%s.%s", class_of(vm, a[0])->name->chars, n->name);
+        } else {
+            snprintf(qual, sizeof qual, "%s", n->name);
+        }
         if (n->min_args == n->max_args) {
             if (n->max_args - shown == 0) {
                 return exc_raise(vm, vm->cls.TypeError, "%s() takes no arguments (%d given)",
-                                 n->name, argc - shown);
+                                 qual, argc - shown);
             }
             if (n->max_args - shown == 1) {
                 return exc_raise(vm, vm->cls.TypeError,
-                                 "%s() takes exactly one argument (%d given)", n->name,
+                                 "%s() takes exactly one argument (%d given)", qual,
                                  argc - shown);
             }
             return exc_raise(vm, vm->cls.TypeError, "%s expected %d arguments, got %d",
@@ -741,16 +749,13 @@ static bool make_generator(WkVM *vm, ObjFunction *f, Value *slots, Value *result
 
 static bool run_frames(WkVM *vm, Value *result);
 
-bool vm_gen_resume(WkVM *vm, ObjGenerator *g, Value sent, Value *result, bool *done) {
-    *done = false;
-    if (g->state == GEN_RUNNING) {
-        return exc_raise(vm, vm->cls.ValueError, "generator already executing");
-    }
-    if (g->state == GEN_CLOSED) {
-        *done = true;
-        *result = NONE_VAL;
-        return true;
-    }
+static CallFrame *unwind(WkVM *vm, bool add_tb);
+
+// Resume [g]: push its saved frame back onto the stack and run it until it yields, returns or
+// raises. With [throwing], vm->exception is raised at the paused yield instead of sending
+// [sent] (generator.throw and close).
+static bool gen_run(WkVM *vm, ObjGenerator *g, Value sent, bool throwing, Value *result,
+                    bool *done) {
     ObjCode *c = g->func->code;
     Value *slots = vm->stack_top;
     if (!room_for(vm, slots, c) || vm->native_depth >= VM_NATIVE_DEPTH_MAX) {
@@ -758,7 +763,7 @@ bool vm_gen_resume(WkVM *vm, ObjGenerator *g, Value sent, Value *result, bool *d
     }
     memcpy(slots, g->saved, sizeof(Value) * g->saved_count);
     Value *sp = slots + g->saved_count;
-    if (g->state == GEN_SUSPENDED) {
+    if (g->state == GEN_SUSPENDED && !throwing) {
         *sp++ = sent;
     }
     vm->stack_top = sp;
@@ -775,15 +780,16 @@ bool vm_gen_resume(WkVM *vm, ObjGenerator *g, Value sent, Value *result, bool *d
     }
     g->state = GEN_RUNNING;
     vm->native_depth++;
-    bool ok = run_frames(vm, result);
+    bool ok = throwing ? unwind(vm, true) != NULL : true;
+    if (ok) {
+        ok = run_frames(vm, result);
+    }
     vm->native_depth--;
     if (!ok) {
         g->state = GEN_CLOSED;
-        if (exc_is(vm, vm->exception, vm->cls.StopIteration)) {
-            Value e = vm->exception;
+        if (!throwing && exc_is(vm, vm->exception, vm->cls.StopIteration)) {
             vm->exception = EMPTY_VAL;
-            return exc_raise(vm, vm->cls.RuntimeError, "generator raised StopIteration") &&
-                   IS_NONE(e);
+            return exc_raise(vm, vm->cls.RuntimeError, "generator raised StopIteration");
         }
         return false;
     }
@@ -793,6 +799,34 @@ bool vm_gen_resume(WkVM *vm, ObjGenerator *g, Value sent, Value *result, bool *d
         *done = true;
     }
     return true;
+}
+
+bool vm_gen_resume(WkVM *vm, ObjGenerator *g, Value sent, Value *result, bool *done) {
+    *done = false;
+    if (g->state == GEN_RUNNING) {
+        return exc_raise(vm, vm->cls.ValueError, "generator already executing");
+    }
+    if (g->state == GEN_CLOSED) {
+        *done = true;
+        *result = NONE_VAL;
+        return true;
+    }
+    return gen_run(vm, g, sent, false, result, done);
+}
+
+bool vm_gen_throw(WkVM *vm, ObjGenerator *g, Value exc, Value *result, bool *done) {
+    *done = false;
+    if (g->state == GEN_RUNNING) {
+        return exc_raise(vm, vm->cls.ValueError, "generator already executing");
+    }
+    if (g->state != GEN_SUSPENDED) {
+        // Not started or finished: the exception comes straight back, the generator is over.
+        g->state = GEN_CLOSED;
+        vm->exception = exc;
+        return false;
+    }
+    vm->exception = exc;
+    return gen_run(vm, g, NONE_VAL, true, result, done);
 }
 
 // YIELD_VALUE: save the running generator frame (slots and stack up to [sp]) into [g].
@@ -1259,6 +1293,37 @@ static bool with_except(WkVM *vm, Value exit, Value exc, bool *suppress) {
         return false;
     }
     return ops_truthy(vm, r, suppress);
+}
+
+// SEND (yield from): a generator is resumed with [sent]; any other iterator advances with
+// next() when [sent] is None, else with its send method. When exhausted, *out is the return
+// value (None for plain iterators).
+static bool send_to(WkVM *vm, Value it, Value sent, Value *out, bool *done) {
+    if (IS_KIND(it, OBJ_GENERATOR)) {
+        return vm_gen_resume(vm, (ObjGenerator *)AS_OBJ(it), sent, out, done);
+    }
+    if (IS_NONE(sent)) {
+        if (!ops_next(vm, it, out, done)) {
+            return false;
+        }
+        if (*done) {
+            *out = NONE_VAL;
+        }
+        return true;
+    }
+    ObjStr *send = str_intern(vm, "send", 4);
+    gc_push_root(vm, OBJ_VAL(send));
+    bool ok = vm_call_method(vm, it, send, 1, &sent, out);
+    gc_pop_root(vm);
+    if (!ok && exc_is(vm, vm->exception, vm->cls.StopIteration)) {
+        ObjException *e = AS_EXCEPTION(vm->exception);
+        vm->exception = EMPTY_VAL;
+        *out = IS_TUPLE(e->args) && AS_TUPLE(e->args)->count > 0 ? AS_TUPLE(e->args)->items[0]
+                                                                : NONE_VAL;
+        *done = true;
+        return true;
+    }
+    return ok;
 }
 
 static bool check_interrupt(WkVM *vm) {
@@ -2351,6 +2416,22 @@ generic_compare : {
         vm->stack_top = fr->slots;
         *result = v;
         return true;
+    }
+    CASE(SEND) {
+        SYNC();
+        Value v;
+        bool done = false;
+        if (!send_to(vm, sp[-2], sp[-1], &v, &done)) {
+            ERROR();
+        }
+        if (done) {
+            sp -= 2;
+            *sp++ = v;
+            ip = fr->code->code + arg;
+            NEXT();
+        }
+        sp[-1] = v;
+        NEXT();
     }
     CASE(BUILD_CLASS) {
         SYNC();

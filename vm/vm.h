@@ -156,6 +156,10 @@ bool vm_call(WkVM *vm, Value callee, int argc, Value *args, ObjDict *kwargs, Val
 // Call the method [name] of [self] with [argc] [args] (self not included).
 bool vm_call_method(WkVM *vm, Value self, ObjStr *name, int argc, Value *args, Value *result);
 
+// Raise the exception instance [exc] inside [gen] at its paused yield (generator.throw and
+// close): like vm_gen_resume, it yields (*result), returns (*done) or raises.
+bool vm_gen_throw(WkVM *vm, ObjGenerator *gen, Value exc, Value *result, bool *done);
+
 // Resume [gen] sending [sent]; *done is set when it returned (then *result is its value).
 bool vm_gen_resume(WkVM *vm, ObjGenerator *gen, Value sent, Value *result, bool *done);
 
