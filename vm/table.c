@@ -30,13 +30,16 @@ static size_t index_size(const Table *t) {
     return t->index ? (size_t)t->mask + 1 : 0;
 }
 
-// Release both arrays (not the entries' keys and values, which the collector owns).
+// The index and the entries share one block, index first: one allocation per table, and a
+// lookup's index probe and entry read usually land in neighbouring cache lines.
+static size_t block_size(size_t index_slots, uint32_t cap) {
+    return sizeof(int32_t) * index_slots + sizeof(TableEntry) * cap;
+}
+
+// Release the block (not the entries' keys and values, which the collector owns).
 static void free_arrays(WkVM *vm, Table *t) {
-    if (t->entries) {
-        gc_free(vm, t->entries, sizeof(TableEntry) * t->cap);
-    }
     if (t->index) {
-        gc_free(vm, t->index, sizeof(int32_t) * index_size(t));
+        gc_free(vm, t->index, block_size(index_size(t), t->cap));
     }
 }
 
@@ -70,8 +73,8 @@ static uint32_t free_slot(const Table *t, uint64_t hash) {
     return i;
 }
 
-// Rebuild with room for at least [need] live entries, dropping deleted ones. Both new arrays
-// are allocated before anything moves, so a collection during allocation sees the old,
+// Rebuild with room for at least [need] live entries, dropping deleted ones. The new block is
+// allocated before anything moves, so a collection during allocation sees the old,
 // consistent table.
 static void resize(WkVM *vm, Table *t, uint32_t need) {
     size_t n = MIN_INDEX;
@@ -79,8 +82,8 @@ static void resize(WkVM *vm, Table *t, uint32_t need) {
         n *= 2;
     }
     uint32_t cap = usable(n);
-    TableEntry *entries = gc_realloc(vm, NULL, 0, sizeof(TableEntry) * cap);
-    int32_t *index = gc_realloc(vm, NULL, 0, sizeof(int32_t) * n);
+    int32_t *index = gc_realloc(vm, NULL, 0, block_size(n, cap));
+    TableEntry *entries = (TableEntry *)(index + n); // n is a power of two >= 8: aligned
     memset(index, 0xff, sizeof(int32_t) * n); // SLOT_FREE
     uint32_t j = 0;
     for (uint32_t i = 0; i < t->used; i++) {
