@@ -15,7 +15,7 @@
 #include "vm/str.h"
 #include "vm/vm.h"
 
-#define GC_MIN_HEAP (1024 * 1024)
+#define GC_MIN_HEAP (4 * 1024 * 1024)
 #define GC_DEFAULT_GROWTH 200
 
 void gc_init(WkVM *vm) {

@@ -442,10 +442,56 @@ static bool compile_starred_display(Compiler *c, Ast *e)
     return !c->failed;
 }
 
+// A tuple display of plain literals (None, True, False, ints, floats, strs) becomes one
+// constant, as CPython folds it: no tuple is built each time it is evaluated.
+static bool foldable_tuple(const Ast *e)
+{
+    if (e->kind != AST_TUPLE || e->list.count == 0 || e->list.count > 256) {
+        return false;
+    }
+    for (int i = 0; i < e->list.count; i++) {
+        const Ast *x = e->list.items[i];
+        if (x->kind != AST_CONST || x->op == AST_C_ELLIPSIS ||
+            (x->op == AST_C_INT && (x->int_overflow || x->ival > (uint64_t)INT64_MAX))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void fold_tuple(Compiler *c, Ast *e)
+{
+    Const k = {.kind = CONST_TUPLE};
+    k.u.tuple.count = e->list.count;
+    k.u.tuple.items = lex_alloc(sizeof(Const) * (size_t)e->list.count);
+    for (int i = 0; i < e->list.count; i++) {
+        Ast *x = e->list.items[i];
+        Const *item = &k.u.tuple.items[i];
+        switch (x->op) {
+        case AST_C_INT: item->kind = CONST_INT; item->u.i = (int64_t)x->ival; break;
+        case AST_C_FLOAT: item->kind = CONST_FLOAT; item->u.f = x->fval; break;
+        case AST_C_STR:
+            item->kind = CONST_STR;
+            item->u.s.chars = dup_bytes(x->str, x->len);
+            item->u.s.len = x->len;
+            break;
+        case AST_C_TRUE: item->kind = CONST_TRUE; break;
+        case AST_C_FALSE: item->kind = CONST_FALSE; break;
+        default: item->kind = CONST_NONE; break;
+        }
+    }
+    c->u->cur = pos_of(e);
+    emit(c, OPCODE_LOAD_CONST, add_const(c->u, k));
+}
+
 static bool compile_display(Compiler *c, Ast *e)
 {
     if (has_starred(&e->list)) {
         return compile_starred_display(c, e);
+    }
+    if (foldable_tuple(e)) {
+        fold_tuple(c, e);
+        return !c->failed;
     }
     for (int i = 0; i < e->list.count; i++) {
         compile_expr(c, e->list.items[i]);
