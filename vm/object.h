@@ -256,6 +256,8 @@ typedef struct {
     Value traceback;          // a list of tuples (code, instruction index), innermost last
 } ObjException;
 
+#define MODULE_INITIALIZING 0x01 // ObjModule flag: its code is still running (import cycles)
+
 typedef struct {
     Obj obj;
     ObjStr *name;

@@ -991,12 +991,20 @@ static bool do_import_from(WkVM *vm, Value mod, ObjStr *name, Value *out) {
     if (!found) {
         const char *mname = "?";
         const char *where = "unknown location";
+        bool partial = false;
         if (IS_KIND(mod, OBJ_MODULE)) {
             ObjModule *m = (ObjModule *)AS_OBJ(mod);
             mname = m->name->chars;
+            partial = (m->obj.flags & MODULE_INITIALIZING) != 0;
             if (m->path != NULL) {
                 where = m->path->chars;
             }
+        }
+        if (partial) {
+            return exc_raise(vm, vm->cls.ImportError,
+                             "cannot import name '%s' from partially initialized module '%s' "
+                             "(most likely due to a circular import) (%s)",
+                             name->chars, mname, where);
         }
         return exc_raise(vm, vm->cls.ImportError, "cannot import name '%s' from '%s' (%s)",
                          name->chars, mname, where);
@@ -2771,7 +2779,9 @@ static bool import_file(WkVM *vm, ObjStr *name, Value *result, bool *found) {
     if (ok) {
         Value ignored;
         gc_push_root(vm, OBJ_VAL(f));
+        m->obj.flags |= MODULE_INITIALIZING;
         ok = run_with_locals(vm, f, m->globals, &ignored);
+        m->obj.flags &= (uint8_t)~MODULE_INITIALIZING;
         gc_pop_root(vm);
     }
     if (!ok) {
