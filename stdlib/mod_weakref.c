@@ -184,35 +184,6 @@ static bool is_callable(WkVM *vm, Value v) {
     }
 }
 
-// Run [fn] on every item of [iterable] (may call wk code).
-typedef bool (*EachFn)(WkVM *vm, Value item, void *ctx);
-static bool each(WkVM *vm, Value iterable, EachFn fn, void *ctx) {
-    Value it;
-    if (!ops_iter(vm, iterable, &it)) {
-        return false;
-    }
-    gc_push_root(vm, it);
-    for (;;) {
-        Value v;
-        bool done;
-        if (!ops_next(vm, it, &v, &done)) {
-            gc_pop_root(vm);
-            return false;
-        }
-        if (done) {
-            break;
-        }
-        gc_push_root(vm, v);
-        bool ok = fn(vm, v, ctx);
-        gc_pop_root(vm);
-        if (!ok) {
-            gc_pop_root(vm);
-            return false;
-        }
-    }
-    gc_pop_root(vm);
-    return true;
-}
 
 // ---- Refs and proxies: the holder hooks --------------------------------------------------------
 
@@ -1757,7 +1728,7 @@ NATIVE(wset_init) {
     SELF(WT_SET);
     *result = NONE_VAL;
     if (argc > 1 && !IS_NONE(args[1])) {
-        return each(vm, args[1], set_add_item, t);
+        return ops_each(vm, args[1], set_add_item, t);
     }
     return true;
 }
@@ -1833,7 +1804,7 @@ NATIVE(wset_update) {
     SELF(WT_SET);
     *result = NONE_VAL;
     for (int i = 1; i < argc; i++) {
-        if (!each(vm, args[i], set_add_item, t)) {
+        if (!ops_each(vm, args[i], set_add_item, t)) {
             return false;
         }
     }
@@ -2027,7 +1998,7 @@ static bool wset_rbinop(WkVM *vm, Value *args, SetOp op, Value *result) {
     }
     ObjWeakTable *n = wset_new_like(vm, t);
     gc_push_root(vm, OBJ_VAL(n));
-    bool ok = each(vm, args[1], set_add_item, n) && wset_apply(vm, n, args[0], op, n);
+    bool ok = ops_each(vm, args[1], set_add_item, n) && wset_apply(vm, n, args[0], op, n);
     gc_pop_root(vm);
     *result = OBJ_VAL(n);
     return ok;
@@ -2043,7 +2014,7 @@ static bool wset_relate(WkVM *vm, ObjWeakTable *t, Value other, bool *t_in_other
                         bool *other_in_t, uint32_t *other_size) {
     ObjWeakTable *o = wset_new_like(vm, t);
     gc_push_root(vm, OBJ_VAL(o));
-    if (!each(vm, other, set_add_item, o)) {
+    if (!ops_each(vm, other, set_add_item, o)) {
         gc_pop_root(vm);
         return false;
     }

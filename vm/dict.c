@@ -862,6 +862,10 @@ static bool merge_set(WkVM *vm, ObjSet *s, ObjSet *o) {
     return true;
 }
 
+static bool add_item(WkVM *vm, Value item, void *set) {
+    return set_add(vm, set, item);
+}
+
 bool set_update(WkVM *vm, ObjSet *s, Value iterable) {
     if (IS_SET(iterable)) {
         return merge_set(vm, s, AS_SET(iterable));
@@ -879,31 +883,7 @@ bool set_update(WkVM *vm, ObjSet *s, Value iterable) {
         }
         return true;
     }
-    Value it;
-    if (!ops_iter(vm, iterable, &it)) {
-        return false;
-    }
-    gc_push_root(vm, it);
-    for (;;) {
-        Value v;
-        bool done;
-        if (!ops_next(vm, it, &v, &done)) {
-            gc_pop_root(vm);
-            return false;
-        }
-        if (done) {
-            break;
-        }
-        gc_push_root(vm, v);
-        bool ok = set_add(vm, s, v);
-        gc_pop_root(vm);
-        if (!ok) {
-            gc_pop_root(vm);
-            return false;
-        }
-    }
-    gc_pop_root(vm);
-    return true;
+    return ops_each(vm, iterable, add_item, s);
 }
 
 bool set_from_iterable(WkVM *vm, Value iterable, bool frozen, ObjSet **out) {

@@ -101,6 +101,11 @@ static Value *seq_items(Value seq, uint32_t *count) {
     return AS_TUPLE(seq)->items;
 }
 
+static bool append_item(WkVM *vm, Value item, void *list) {
+    list_append(vm, list, item);
+    return true;
+}
+
 // A range knows its length: allocate once, and turn an absurd size (list(range(10**10)))
 // into MemoryError at once instead of growing until the machine runs out.
 static bool extend_range(WkVM *vm, ObjList *l, ObjRange *r) {
@@ -138,25 +143,7 @@ bool list_extend(WkVM *vm, ObjList *l, Value iterable) {
     if (IS_KIND(iterable, OBJ_RANGE)) {
         return extend_range(vm, l, (ObjRange *)AS_OBJ(iterable));
     }
-    Value it;
-    if (!ops_iter(vm, iterable, &it)) {
-        return false;
-    }
-    gc_push_root(vm, it);
-    for (;;) {
-        Value v;
-        bool done;
-        if (!ops_next(vm, it, &v, &done)) {
-            gc_pop_root(vm);
-            return false;
-        }
-        if (done) {
-            break;
-        }
-        list_append(vm, l, v);
-    }
-    gc_pop_root(vm);
-    return true;
+    return ops_each(vm, iterable, append_item, l);
 }
 
 bool list_from_iterable(WkVM *vm, Value iterable, ObjList **out) {

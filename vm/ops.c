@@ -1835,3 +1835,31 @@ bool ops_index(WkVM *vm, Value v, int64_t *out) {
     return exc_raise(vm, vm->cls.TypeError, "'%s' object cannot be interpreted as an integer",
                      tname(vm, v));
 }
+
+bool ops_each(WkVM *vm, Value iterable, OpsEachFn fn, void *ctx) {
+    Value it;
+    if (!ops_iter(vm, iterable, &it)) {
+        return false;
+    }
+    gc_push_root(vm, it);
+    for (;;) {
+        Value v;
+        bool done;
+        if (!ops_next(vm, it, &v, &done)) {
+            gc_pop_root(vm);
+            return false;
+        }
+        if (done) {
+            break;
+        }
+        gc_push_root(vm, v);
+        bool ok = fn(vm, v, ctx);
+        gc_pop_root(vm);
+        if (!ok) {
+            gc_pop_root(vm);
+            return false;
+        }
+    }
+    gc_pop_root(vm);
+    return true;
+}

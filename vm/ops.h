@@ -36,6 +36,10 @@ WK_NODISCARD bool ops_delitem(WkVM *vm, Value obj, Value key);
 // iter(obj); next(it): *done true (and no exception) when exhausted.
 WK_NODISCARD bool ops_iter(WkVM *vm, Value obj, Value *out);
 WK_NODISCARD bool ops_next(WkVM *vm, Value it, Value *out, bool *done);
+// Call [fn]([item], [ctx]) for every item of [iterable], stopping at the first false (an
+// error). Each item is rooted while [fn] runs. May run wk code (iterators) and collect.
+typedef bool (*OpsEachFn)(WkVM *vm, Value item, void *ctx);
+WK_NODISCARD bool ops_each(WkVM *vm, Value iterable, OpsEachFn fn, void *ctx);
 // len(obj).
 WK_NODISCARD bool ops_len(WkVM *vm, Value obj, int64_t *out);
 // The index value of [v] for subscripts (int, bool, __index__); TypeError otherwise.

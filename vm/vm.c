@@ -2240,26 +2240,8 @@ generic_compare : {
     }
     CASE(SET_UPDATE) {
         SYNC();
-        ObjSet *s = AS_SET(sp[-1 - (int)arg]);
-        Value it;
-        if (!ops_iter(vm, sp[-1], &it)) {
+        if (!set_update(vm, AS_SET(sp[-1 - (int)arg]), sp[-1])) {
             ERROR();
-        }
-        sp[-1] = it;
-        for (;;) {
-            Value v;
-            bool done;
-            if (!ops_next(vm, it, &v, &done)) {
-                ERROR();
-            }
-            if (done) {
-                break;
-            }
-            *sp = v;
-            vm->stack_top = sp + 1;
-            if (!set_add(vm, s, v)) {
-                ERROR();
-            }
         }
         sp--;
         NEXT();
