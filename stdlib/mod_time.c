@@ -75,7 +75,9 @@ static bool t_sleep(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *res
     ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         if (vm->interrupted) {
-            break;
+            // Ctrl-C during a sleep raises at once, as in CPython.
+            vm->interrupted = 0;
+            return exc_raise(vm, vm->cls.KeyboardInterrupt, "%s", "");
         }
     }
     *result = NONE_VAL;

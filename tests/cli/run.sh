@@ -196,5 +196,22 @@ check_usage unknown_short_option "$WK" -z
 check_usage c_without_code "$WK" -c
 check_usage dis_without_file "$WK" --dis
 
+# Ctrl-C (SIGINT) during time.sleep raises KeyboardInterrupt at once, which a program can catch.
+sigint_sleep() {
+    local out
+    out=$(cd "$TMP" && { "$WK" -c 'import time
+try:
+    time.sleep(10)
+except KeyboardInterrupt:
+    print("interrupted")' & pid=$!; sleep 0.5; kill -INT $pid; wait $pid; })
+    if [ "$out" = "interrupted" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL sigint during time.sleep: stdout [$out]"
+    fi
+}
+sigint_sleep
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
