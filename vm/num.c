@@ -371,6 +371,44 @@ static int float_digits(double d, int ndigits, char *digits, int *decpt) {
     return n;
 }
 
+// "%.*f" of a non-negative [d] without printf, when that is exact: if y = d * 10**precision
+// (10**precision exact for precision <= 15, one rounding in the product) comes out an integer
+// below 2**50, the true product lies within 1/16 of y, so y is the correctly rounded result.
+// Returns false when the shortcut does not apply.
+static bool fixed_exact(double d, int precision, char *out, size_t size) {
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    if (precision < 0 || precision > 15) {
+        return false;
+    }
+    double y = d * pow10[precision];
+    if (!(y < 1125899906842624.0) || y != floor(y)) { // 2**50
+        return false;
+    }
+    char digits[24];
+    int n = 0;
+    uint64_t u = (uint64_t)y;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    while (n <= precision) {
+        digits[n++] = '0'; // at least one digit before the point
+    }
+    if ((size_t)n + 2 > size) {
+        return false;
+    }
+    char *q = out;
+    for (int i = n - 1; i >= 0; i--) {
+        *q++ = digits[i];
+        if (i == precision && precision > 0) {
+            *q++ = '.';
+        }
+    }
+    *q = '\0';
+    return true;
+}
+
 // CPython's format_float_short, after the digits were produced.
 void num_format_float(double d, char type, int precision, bool add_dot_0, bool alt, char *buf,
                       size_t size) {
@@ -387,6 +425,9 @@ void num_format_float(double d, char type, int precision, bool add_dot_0, bool a
     }
     char lower = (char)(type | 0x20);
     if (lower == 'f') {
+        if (!(alt && precision == 0) && fixed_exact(d, precision, p, size - (size_t)(p - buf))) {
+            return;
+        }
         snprintf(p, size - (size_t)(p - buf), alt && precision == 0 ? "%#.*f" : "%.*f",
                  precision, d);
         return;
