@@ -1747,7 +1747,7 @@ static int stack_effect(uint32_t w, bool jump)
         return 0;
     case OPCODE_DUP: case OPCODE_LOAD_CONST: case OPCODE_LOAD_FAST: case OPCODE_LOAD_DEREF:
     case OPCODE_LOAD_CLOSURE: case OPCODE_LOAD_GLOBAL: case OPCODE_LOAD_NAME:
-    case OPCODE_LOAD_METHOD: case OPCODE_LOAD_ASSERTION_ERROR: case OPCODE_SETUP_WITH:
+    case OPCODE_LOAD_METHOD: case OPCODE_SETUP_WITH:
     case OPCODE_COPY:
     case OPCODE_WITH_EXCEPT: case OPCODE_IMPORT_NAME: case OPCODE_IMPORT_FROM:
         return 1;

@@ -34,11 +34,6 @@ ObjDict *dict_new(WkVM *vm) {
     return d;
 }
 
-void dict_free(WkVM *vm, ObjDict *d) {
-    table_free(vm, &d->table);
-    gc_free(vm, d, sizeof(ObjDict));
-}
-
 bool dict_get(WkVM *vm, ObjDict *d, Value key, Value *out, bool *found) {
     if (IS_STR(key)) {
         Value *v = table_get_str(&d->table, AS_STR(key));
@@ -622,19 +617,6 @@ ObjSet *set_new_kind(WkVM *vm, bool frozen) {
 
 ObjSet *set_new(WkVM *vm) {
     return set_new_kind(vm, false);
-}
-
-void set_free(WkVM *vm, ObjSet *s) {
-    gc_free(vm, s->slots, sizeof(SetSlot) * ((size_t)s->mask + 1));
-    gc_free(vm, s, sizeof(ObjSet));
-}
-
-void set_mark(WkVM *vm, ObjSet *s) {
-    for (uint32_t i = 0; i <= s->mask; i++) {
-        if (!IS_EMPTY(s->slots[i].key)) {
-            gc_mark_value(vm, s->slots[i].key);
-        }
-    }
 }
 
 // set_insert_clean: place a key known to be absent into a table without dummies.

@@ -37,8 +37,6 @@ Value *dict_get_cstr(ObjDict *kwargs, const char *name);
 // the NULL-terminated [names] (of function [fname]).
 WK_NODISCARD bool dict_check_kwargs(WkVM *vm, ObjDict *kwargs, const char *fname,
                                     const char *const *names);
-// Free the table and the dict (object.c's sweep).
-void dict_free(WkVM *vm, ObjDict *d);
 
 void dict_init_class(WkVM *vm);
 
@@ -66,10 +64,6 @@ WK_NODISCARD bool set_compare(WkVM *vm, int op, Value a, Value b, Value *out);
 WK_NODISCARD bool set_repr(WkVM *vm, ObjSet *s, ObjStr **out);
 // hash of a frozenset (TypeError "unhashable type: 'set'" for a set).
 WK_NODISCARD bool set_hash(WkVM *vm, ObjSet *s, uint64_t *out);
-// Mark every key (object.c's trace).
-void set_mark(WkVM *vm, ObjSet *s);
-// Free the slots and the set (object.c's sweep).
-void set_free(WkVM *vm, ObjSet *s);
 void set_init_class(WkVM *vm);
 
 #endif

@@ -36,13 +36,6 @@ ObjList *list_new(WkVM *vm, uint32_t capacity) {
     return l;
 }
 
-void list_free(WkVM *vm, ObjList *l) {
-    if (l->items) {
-        gc_free(vm, l->items, sizeof(Value) * l->capacity);
-    }
-    gc_free(vm, l, sizeof(ObjList));
-}
-
 // Make room for [need] items in total. [keep] (maybe unrooted) survives a collection.
 static void reserve(WkVM *vm, ObjList *l, uint32_t need, Value keep) {
     if (need <= l->capacity) {
@@ -85,10 +78,6 @@ ObjTuple *tuple_from(WkVM *vm, const Value *items, uint32_t count) {
         memcpy(t->items, items, sizeof(Value) * count);
     }
     return t;
-}
-
-void tuple_free(WkVM *vm, ObjTuple *t) {
-    gc_free(vm, t, tuple_size(t->count));
 }
 
 // The items of a list or tuple value.

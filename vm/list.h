@@ -40,9 +40,6 @@ WK_NODISCARD bool list_compare(WkVM *vm, int op, Value a, Value b, Value *out);
 WK_NODISCARD bool list_contains(WkVM *vm, Value seq, Value item, bool *out);
 // hash(t): TypeError when an item is unhashable. Cached in the tuple.
 WK_NODISCARD bool tuple_hash(WkVM *vm, ObjTuple *t, uint64_t *out);
-// Free [l]'s item array and the list (object.c's sweep calls these).
-void list_free(WkVM *vm, ObjList *l);
-void tuple_free(WkVM *vm, ObjTuple *t);
 // Size in bytes of a tuple of [count] items (what gc_alloc_object was given).
 size_t tuple_size(uint32_t count);
 

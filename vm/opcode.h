@@ -106,7 +106,6 @@
     X(RERAISE, 0)      /* [exc] -> raise exc again, traceback kept */                         \
     X(RAISE_VARARGS, 1) /* arg 0: re-raise the handled exc; 1: [exc]; 2: [exc cause] */         \
     X(CHECK_EXC_MATCH, 0) /* [exc type] -> [exc bool] (type may be a tuple) */                 \
-    X(LOAD_ASSERTION_ERROR, 0) /* [] -> [AssertionError class] */                              \
     X(COPY, 1)         /* [v(arg) .. v1] -> [v(arg) .. v1 v(arg)]: COPY 1 is DUP */             \
     X(ASSERT_FAIL, 1)  /* [k0..k(n-1) template (msg if arg&1)] -> raises AssertionError; n =   \
                           arg >> 1 values an assert kept; see testrun_assert_fail */           \

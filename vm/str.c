@@ -420,10 +420,6 @@ void str_drop_dying(WkVM *vm) {
     }
 }
 
-void str_free(WkVM *vm, ObjStr *s) {
-    gc_free(vm, s, sizeof(ObjStr) + s->size + 1);
-}
-
 // ---- repr, comparison, containment -----------------------------------------------------------
 
 static bool cp_printable(uint32_t c) {

@@ -74,7 +74,5 @@ size_t str_byte_offset(ObjStr *s, int64_t index);
 // Append [size] bytes of [chars] to [b] as a quoted Python literal (the body of str_repr).
 // Pure (C memory only).
 void str_repr_to(StrBuf *b, const char *chars, size_t size);
-// Free [s] (object.c's sweep calls this).
-void str_free(WkVM *vm, ObjStr *s);
 
 #endif

@@ -2512,10 +2512,6 @@ generic_compare : {
         sp[-1] = BOOL_VAL(m);
         NEXT();
     }
-    CASE(LOAD_ASSERTION_ERROR) {
-        *sp++ = OBJ_VAL(vm->cls.AssertionError);
-        NEXT();
-    }
     CASE(COPY) {
         Value v = sp[-(ptrdiff_t)arg];
         *sp++ = v;
