@@ -9,6 +9,7 @@
 
 #include "stdlib/mod_sys.h"
 #include "vm/attr.h"
+#include "vm/inst.h"
 #include "vm/class.h"
 #include "vm/dict.h"
 #include "vm/exc.h"
@@ -497,9 +498,7 @@ static bool ctor_super(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *
     }
     gc_push_root(vm, klass);
     gc_push_root(vm, self);
-    ObjInstance *s = (ObjInstance *)gc_alloc_object(vm, sizeof(ObjInstance), OBJ_INSTANCE);
-    s->klass = vm->cls.super_;
-    s->fields = NULL;
+    ObjInstance *s = inst_new(vm, vm->cls.super_);
     gc_push_root(vm, OBJ_VAL(s));
     s->fields = dict_new(vm);
     ObjStr *k1 = str_intern(vm, "__thisclass__", 13);
@@ -1448,7 +1447,7 @@ static bool bi_dir(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *resu
             add_keys(vm, l, seen, ((ObjModule *)AS_OBJ(v))->globals);
         } else {
             if (IS_INSTANCE(v) || IS_EXCEPTION(v)) {
-                add_keys(vm, l, seen, AS_INSTANCE(v)->fields);
+                add_keys(vm, l, seen, inst_dict(vm, AS_INSTANCE(v)));
             }
             ObjClass *c = IS_CLASS(v) ? AS_CLASS(v) : class_of(vm, v);
             for (; c != NULL; c = c->base) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gc/gc.h"
+#include "vm/inst.h"
 #include "vm/class.h"
 #include "vm/dict.h"
 #include "vm/str.h"
@@ -132,7 +133,7 @@ static void describe(WkVM *vm, Value v) {
     } else {
         fprintf(vm->out, "Help on %s object:\n", cls->name->chars);
         if (IS_INSTANCE(v) || IS_EXCEPTION(v)) {
-            collect_names(&n, AS_INSTANCE(v)->fields);
+            collect_names(&n, inst_dict(vm, AS_INSTANCE(v)));
         }
     }
     for (ObjClass *c = chain; c != NULL; c = c->base) {

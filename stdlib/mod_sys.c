@@ -7,6 +7,7 @@
 
 #include "stdlib/stdlib.h"
 #include "vm/class.h"
+#include "vm/inst.h"
 #include "vm/dict.h"
 #include "vm/exc.h"
 #include "vm/list.h"
@@ -159,9 +160,7 @@ static bool sys_intern(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *
 }
 
 static Value new_stream(WkVM *vm, ObjClass *io, int id) {
-    ObjInstance *s = (ObjInstance *)gc_alloc_object(vm, sizeof(ObjInstance), OBJ_INSTANCE);
-    s->klass = io;
-    s->fields = NULL;
+    ObjInstance *s = inst_new(vm, io);
     s->obj.aux = (uint32_t)id;
     return OBJ_VAL(s);
 }

@@ -12,6 +12,7 @@
 #include "vm/class.h"
 #include "vm/dict.h"
 #include "vm/exc.h"
+#include "vm/inst.h"
 #include "vm/list.h"
 #include "vm/ops.h"
 #include "vm/str.h"
@@ -43,6 +44,9 @@ static ObjDict **fields_slot(Value v) {
 }
 
 static Value *field_get(Value v, ObjStr *name) {
+    if (IS_INSTANCE(v)) {
+        return inst_get(AS_INSTANCE(v), name);
+    }
     ObjDict **fp = fields_slot(v);
     return fp != NULL && *fp != NULL ? dict_get_str(*fp, name) : NULL;
 }
@@ -306,6 +310,10 @@ static bool instance_get(WkVM *vm, Value obj, ObjStr *name, Value *out, bool *fo
     }
     if (d != NULL) {
         return bind_descriptor(vm, obj, k, *d, name, out);
+    }
+    if (name == vm->names.__dict__ && IS_INSTANCE(obj)) {
+        *out = OBJ_VAL(inst_dict(vm, AS_INSTANCE(obj)));
+        return true;
     }
     ObjDict **fp = fields_slot(obj);
     if (name == vm->names.__dict__ && fp != NULL) {
@@ -710,6 +718,8 @@ static bool instance_set(WkVM *vm, Value obj, ObjStr *name, Value v) {
             return exc_raise(vm, vm->cls.TypeError, "__class__ assignment only supported for "
                              "mutable types or ModuleType subclasses");
         }
+        // The inline values follow the old class's keys: move them to a dict first.
+        inst_dict(vm, AS_INSTANCE(obj));
         AS_INSTANCE(obj)->klass = AS_CLASS(v);
         return true;
     }
@@ -717,6 +727,10 @@ static bool instance_set(WkVM *vm, Value obj, ObjStr *name, Value v) {
     if (fp == NULL || (k->builtin && IS_INSTANCE(obj))) {
         return exc_raise(vm, vm->cls.AttributeError, "'%s' object has no attribute '%s'",
                          k->name->chars, name->chars);
+    }
+    if (IS_INSTANCE(obj)) {
+        inst_set(vm, AS_INSTANCE(obj), name, v);
+        return true;
     }
     if (*fp == NULL) {
         gc_push_root(vm, obj);
@@ -855,9 +869,15 @@ static bool instance_del(WkVM *vm, Value obj, ObjStr *name) {
         return vm_call(vm, p->deleter, 1, &obj, NULL, &r);
     }
     bool found;
-    ObjDict **fp = fields_slot(obj);
-    if (!delete_key(vm, fp != NULL ? *fp : NULL, name, &found)) {
-        return false;
+    if (IS_INSTANCE(obj)) {
+        if (!inst_delete(vm, AS_INSTANCE(obj), name, &found)) {
+            return false;
+        }
+    } else {
+        ObjDict **fp = fields_slot(obj);
+        if (!delete_key(vm, fp != NULL ? *fp : NULL, name, &found)) {
+            return false;
+        }
     }
     if (!found) {
         return exc_raise(vm, vm->cls.AttributeError, "'%s' object has no attribute '%s'",

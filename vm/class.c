@@ -3,6 +3,7 @@
 // The built-in types' own methods are registered by their files (str.c, list.c, ...); the
 // constructors of the built-in types live in stdlib/builtins.c.
 #include "vm/class.h"
+#include "vm/inst.h"
 
 #include <string.h>
 
@@ -181,6 +182,8 @@ ObjClass *class_new(WkVM *vm, ObjStr *name, ObjClass *base, ObjDict *dict) {
     c->builtin = false;
     c->has_getattr = false;
     c->dunders = 0;
+    c->keys = NULL;
+    c->nkeys = c->capkeys = 0;
     if (dict == NULL) {
         gc_push_root(vm, OBJ_VAL(c));
         c->dict = dict_new(vm);
@@ -516,9 +519,7 @@ static bool make_instance(WkVM *vm, ObjClass *c, int argc, Value *args, Value *o
         *out = OBJ_VAL(e);
         return true;
     }
-    ObjInstance *inst = (ObjInstance *)gc_alloc_object(vm, sizeof(ObjInstance), OBJ_INSTANCE);
-    inst->klass = c;
-    inst->fields = NULL;
+    ObjInstance *inst = inst_new(vm, c);
     *out = OBJ_VAL(inst);
     return true;
 }
@@ -690,6 +691,11 @@ static bool object_setattr(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Val
     if (inst == NULL || inst->klass->builtin) {
         return attr_set(vm, args[0], AS_STR(args[1]), args[2]) && (*result = NONE_VAL, true);
     }
+    if (IS_INSTANCE(args[0])) {
+        inst_set(vm, inst, AS_STR(args[1]), args[2]);
+        *result = NONE_VAL;
+        return true;
+    }
     if (inst->fields == NULL) {
         inst->fields = dict_new(vm);
     }
@@ -707,7 +713,11 @@ static bool object_delattr(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Val
     }
     ObjInstance *inst = IS_INSTANCE(args[0]) || IS_EXCEPTION(args[0]) ? AS_INSTANCE(args[0]) : NULL;
     bool found = false;
-    if (inst != NULL && inst->fields != NULL) {
+    if (IS_INSTANCE(args[0])) {
+        if (!inst_delete(vm, inst, AS_STR(args[1]), &found)) {
+            return false;
+        }
+    } else if (inst != NULL && inst->fields != NULL) {
         if (!dict_delete(vm, inst->fields, args[1], &found)) {
             return false;
         }
@@ -729,8 +739,10 @@ static bool object_getattribute(WkVM *vm, Value *args, int argc, ObjDict *kwargs
                          class_of(vm, args[1])->name->chars);
     }
     ObjInstance *inst = IS_INSTANCE(args[0]) || IS_EXCEPTION(args[0]) ? AS_INSTANCE(args[0]) : NULL;
-    if (inst != NULL && inst->fields != NULL) {
-        Value *v = dict_get_str(inst->fields, AS_STR(args[1]));
+    if (inst != NULL) {
+        Value *v = IS_INSTANCE(args[0]) ? inst_get(inst, AS_STR(args[1]))
+                   : inst->fields != NULL ? dict_get_str(inst->fields, AS_STR(args[1]))
+                                          : NULL;
         if (v != NULL) {
             *result = *v;
             return true;
@@ -788,10 +800,7 @@ static bool singleton_repr(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Val
 }
 
 static Value make_singleton(WkVM *vm, ObjClass *c) {
-    ObjInstance *inst = (ObjInstance *)gc_alloc_object(vm, sizeof(ObjInstance), OBJ_INSTANCE);
-    inst->klass = c;
-    inst->fields = NULL;
-    return OBJ_VAL(inst);
+    return OBJ_VAL(inst_new(vm, c));
 }
 
 // ---- generator methods -----------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "gc/gc.h"
 #include "parser/proto.h"
 #include "stdlib/mod_weakref.h"
+#include "vm/inst.h"
 #include "vm/table.h"
 #include "vm/vm.h"
 
@@ -50,6 +51,9 @@ static void trace_class(WkVM *vm, ObjClass *c) {
     gc_mark_object(vm, (Obj *)c->module);
     gc_mark_object(vm, (Obj *)c->base);
     gc_mark_object(vm, (Obj *)c->dict);
+    for (uint32_t i = 0; i < c->nkeys; i++) {
+        gc_mark_object(vm, (Obj *)c->keys[i]);
+    }
 }
 
 static void trace_exception(WkVM *vm, ObjException *e) {
@@ -114,8 +118,7 @@ void object_trace(WkVM *vm, Obj *o) {
         trace_class(vm, (ObjClass *)o);
         break;
     case OBJ_INSTANCE:
-        gc_mark_object(vm, (Obj *)((ObjInstance *)o)->klass);
-        gc_mark_object(vm, (Obj *)((ObjInstance *)o)->fields);
+        inst_trace(vm, (ObjInstance *)o);
         break;
     case OBJ_EXCEPTION:
         trace_exception(vm, (ObjException *)o);
@@ -210,10 +213,13 @@ static size_t free_contents(WkVM *vm, Obj *o) {
         return sizeof(ObjNative);
     case OBJ_BOUND_METHOD:
         return sizeof(ObjBoundMethod);
-    case OBJ_CLASS:
+    case OBJ_CLASS: {
+        ObjClass *c = (ObjClass *)o;
+        gc_free(vm, c->keys, sizeof(ObjStr *) * c->capkeys);
         return sizeof(ObjClass);
+    }
     case OBJ_INSTANCE:
-        return sizeof(ObjInstance);
+        return inst_size((ObjInstance *)o);
     case OBJ_EXCEPTION:
         return sizeof(ObjException);
     case OBJ_MODULE:

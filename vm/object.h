@@ -236,12 +236,20 @@ typedef struct ObjClass {
     bool builtin;             // a built-in type: its namespace is fixed
     bool has_getattr;         // __getattr__ defined somewhere in the chain
     uint32_t dunders;         // cached "defines __x__" bits (vm/class.h), refreshed on change
+    ObjStr **keys;            // attribute names its instances share, in first-set order
+    uint32_t nkeys, capkeys;  // (vm/inst.c; interned strings)
 } ObjClass;
 
+// An instance (vm/inst.h): attributes inline in values[] (values mode: they are
+// klass->keys[0..nvalues)) or all in [fields] (dict mode, when fields is not NULL).
+// [klass] and [fields] sit where ObjException has them.
 typedef struct {
     Obj obj;
     ObjClass *klass;
-    ObjDict *fields;          // NULL until the first attribute is set
+    ObjDict *fields;          // dict mode: every attribute; NULL in values mode
+    uint32_t nvalues;         // values mode: how many of the class's keys this instance has
+    uint32_t capacity;        // room in values[]
+    Value values[];
 } ObjInstance;
 
 // An exception instance: also an instance (fields, user subclasses).

@@ -2,6 +2,7 @@
 // lines until an input is complete, runs it in __main__ and prints expression values (the
 // compiler's PRINT_EXPR). It owns history, Tab completion and the SIGINT handler; it keeps no
 // reference to any value between inputs (no `_`), and it never chooses an exit status.
+#include "vm/inst.h"
 #include "vm/repl.h"
 
 #include <ctype.h>
@@ -301,12 +302,13 @@ static Value *find_name(ObjDict *d, const char *name, size_t len) {
 
 // The attribute dict an object carries itself (instance fields, module globals, function
 // attributes), or NULL.
-static ObjDict *own_dict(Value v) {
+static ObjDict *own_dict(WkVM *vm, Value v) {
     if (!IS_OBJ(v)) {
         return NULL;
     }
     switch ((ObjType)OBJ_TYPE(v)) {
     case OBJ_INSTANCE:
+        return inst_dict(vm, (ObjInstance *)AS_OBJ(v));
     case OBJ_EXCEPTION:
     case OBJ_WEAKREF:
     case OBJ_WEAKDICT:
@@ -337,7 +339,7 @@ static ObjClass *attr_class(WkVM *vm, Value v) {
 // getattr(v, name) without running code: own dict, then the class chain. False when absent
 // or when only code could tell (a property).
 static bool peek_attr(WkVM *vm, Value v, const char *name, size_t len, Value *out) {
-    Value *slot = find_name(own_dict(v), name, len);
+    Value *slot = find_name(own_dict(vm, v), name, len);
     for (ObjClass *c = attr_class(vm, v); slot == NULL && c != NULL; c = c->base) {
         slot = find_name(c->dict, name, len);
     }
@@ -422,7 +424,7 @@ static void complete_attribute(WkVM *vm, const char *text) {
     }
     const char *prefix = dot + 1;
     int hide = prefix[0] == '\0' ? 1 : (prefix[0] == '_' && prefix[1] == '\0') ? 2 : 0;
-    offer_dict(vm, own_dict(v), text, elen + 1, prefix, hide, true);
+    offer_dict(vm, own_dict(vm, v), text, elen + 1, prefix, hide, true);
     for (ObjClass *c = attr_class(vm, v); c != NULL; c = c->base) {
         offer_dict(vm, c->dict, text, elen + 1, prefix, hide, true);
     }
@@ -527,7 +529,7 @@ static char **complete(const char *text, int start, int end) {
     case 'f': {
         Value *m = find_name(vm->modules, mod, mlen);
         if (m != NULL) {
-            offer_dict(vm, own_dict(*m), "", 0, text, text[0] == '_' ? 0 : 1, false);
+            offer_dict(vm, own_dict(vm, *m), "", 0, text, text[0] == '_' ? 0 : 1, false);
         }
         break;
     }

@@ -3,6 +3,7 @@
 // generators, and module imports. Operators and protocols beyond the int/float fast paths
 // are in vm/ops.c; attributes in vm/attr.c; classes in vm/class.c.
 #include "vm/vm.h"
+#include "vm/inst.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -641,9 +642,7 @@ static bool construct_in_frame(WkVM *vm, ObjClass *c, Value *callee, int npos,
     if (vm->stack_top < callee + 1 + nargs) {
         vm->stack_top = callee + 1 + nargs;
     }
-    ObjInstance *inst = (ObjInstance *)gc_alloc_object(vm, sizeof(ObjInstance), OBJ_INSTANCE);
-    inst->klass = c;
-    inst->fields = NULL;
+    ObjInstance *inst = inst_new(vm, c);
     memmove(callee + 2, callee + 1, sizeof(Value) * (size_t)nargs);
     callee[0] = OBJ_VAL(inst);
     callee[1] = OBJ_VAL(inst);
@@ -1568,10 +1567,10 @@ dispatch:
     }
     CASE(LOAD_ATTR) {
         Value obj = sp[-1];
-        if (IS_INSTANCE(obj) && AS_INSTANCE(obj)->fields != NULL &&
+        if (IS_INSTANCE(obj) &&
             !(AS_INSTANCE(obj)->klass->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_PROPERTY))) {
             // No data descriptor on the class: the instance's own field wins.
-            Value *f = dict_get_str(AS_INSTANCE(obj)->fields, names[arg]);
+            Value *f = inst_get(AS_INSTANCE(obj), names[arg]);
             if (f != NULL) {
                 sp[-1] = *f;
                 NEXT();
@@ -1587,10 +1586,10 @@ dispatch:
     }
     CASE(STORE_ATTR) {
         Value obj = sp[-1];
-        if (IS_INSTANCE(obj) && AS_INSTANCE(obj)->fields != NULL &&
+        if (IS_INSTANCE(obj) && !AS_INSTANCE(obj)->klass->builtin &&
             !(AS_INSTANCE(obj)->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY))) {
-            // Rebinding an existing field changes no table structure: store in place.
-            Value *f = dict_get_str(AS_INSTANCE(obj)->fields, names[arg]);
+            // Rebinding an existing field changes no structure: store in place.
+            Value *f = inst_get(AS_INSTANCE(obj), names[arg]);
             if (f != NULL) {
                 *f = sp[-2];
                 sp -= 2;
@@ -1621,8 +1620,7 @@ dispatch:
                 k = class_of(vm, obj);
             }
             if (k == ic->owner && k->version == ic->version &&
-                (!IS_INSTANCE(obj) || AS_INSTANCE(obj)->fields == NULL ||
-                 dict_get_str(AS_INSTANCE(obj)->fields, names[arg]) == NULL)) {
+                (!IS_INSTANCE(obj) || inst_get(AS_INSTANCE(obj), names[arg]) == NULL)) {
                 sp[0] = obj;
                 sp[-1] = ic->value;
                 sp++;
