@@ -169,6 +169,9 @@ static void *block_alloc(WkVM *vm, size_t size) {
         b = vm->gc.free_blocks[cls];
     }
     vm->gc.free_blocks[cls] = b->next;
+    // Recycled blocks are cold: start fetching the next one now, so the next allocation of
+    // this size does not stall on reading its link.
+    __builtin_prefetch(b->next, 1);
     audit_add(vm, b, size);
     return b;
 }
@@ -367,6 +370,7 @@ static size_t sweep(WkVM *vm) {
     Obj **link = &vm->gc.objects;
     while (*link != NULL) {
         Obj *o = *link;
+        __builtin_prefetch(o->next); // the list is scattered: overlap the next miss with this work
         if (o->marked) {
             o->marked = 0;
             link = &o->next;
