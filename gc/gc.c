@@ -26,6 +26,7 @@ void gc_init(WkVM *vm) {
     gc->growth_percent = GC_DEFAULT_GROWTH;
     gc->enabled = true;
     gc->del_collect = true;
+    gc->epoch = 1;
 #if defined(__SANITIZE_ADDRESS__)
     gc->use_pool = false;
 #else
@@ -310,10 +311,10 @@ void gc_pop_roots(WkVM *vm, int n) {
 // ---- Marking ---------------------------------------------------------------------------------
 
 void gc_mark_object(WkVM *vm, Obj *o) {
-    if (o == NULL || o->marked) {
+    if (o == NULL || o->marked == vm->gc.epoch) {
         return;
     }
-    o->marked = 1;
+    o->marked = vm->gc.epoch;
     GcState *gc = &vm->gc;
     if (gc->gray_count == gc->gray_capacity) {
         gc->gray_capacity = gc->gray_capacity < 256 ? 256 : gc->gray_capacity * 2;
@@ -333,7 +334,7 @@ void gc_mark_value(WkVM *vm, Value v) {
 
 bool gc_is_dying(WkVM *vm, Obj *o) {
     (void)vm;
-    return !o->marked;
+    return o->marked != vm->gc.epoch;
 }
 
 static void mark_roots(WkVM *vm) {
@@ -359,27 +360,46 @@ static void converge_ephemerons(WkVM *vm) {
     weak_converge_ephemerons(vm);
 }
 
-static void clear_weak(WkVM *vm) {
-    weak_clear_dying(vm);
+static void drop_dying_strings(WkVM *vm) {
     str_drop_dying(vm);
 }
 
-// Free every unmarked object and unmark the survivors. Returns the number freed.
+static bool is_weak_kind(const Obj *o) {
+    return o->type >= OBJ_WEAKREF && o->type <= OBJ_FINALIZE;
+}
+
+// Free every unmarked object and unmark the survivors; returns the number freed. A dying
+// object that was ever weakly referenced (header bit) has its weak slots cleared first, which
+// touches the refs and containers holding it: so the weak kinds are freed only after the pass.
+// Clearing costs only what died: surviving objects are never looked at for it.
 static size_t sweep(WkVM *vm) {
     size_t freed = 0, live = 0;
+    Obj *deferred = NULL;
     Obj **link = &vm->gc.objects;
     while (*link != NULL) {
         Obj *o = *link;
         __builtin_prefetch(o->next); // the list is scattered: overlap the next miss with this work
-        if (o->marked) {
-            o->marked = 0;
+        if (o->marked == vm->gc.epoch) {
             link = &o->next;
             live++;
-        } else {
-            *link = o->next;
-            object_free(vm, o);
-            freed++;
+            continue;
         }
+        *link = o->next;
+        freed++;
+        if (o->weakly) {
+            weak_clear_object(vm, o);
+        }
+        if (is_weak_kind(o)) {
+            o->next = deferred;
+            deferred = o;
+        } else {
+            object_free(vm, o);
+        }
+    }
+    while (deferred != NULL) {
+        Obj *next = deferred->next;
+        object_free(vm, deferred);
+        deferred = next;
     }
     vm->gc.live_objects = live;
     return freed;
@@ -404,12 +424,12 @@ size_t gc_collect(WkVM *vm) {
     }
     gc->collecting = true;
     double start = now_us();
+    gc->epoch = gc->epoch == 1 ? 2 : 1; // last cycle's survivors are white again
 
     mark_roots(vm);
     gc_drain(vm);
     converge_ephemerons(vm);
-    clear_weak(vm);
-    weak_forget_dying(vm);
+    drop_dying_strings(vm);
     size_t freed = sweep(vm);
     set_threshold(vm);
 

@@ -24,6 +24,8 @@ typedef struct {
     bool stress;           // collect at every allocation (WK_GC_STRESS=1, --gc-stress)
     bool collecting;       // re-entry guard
     bool del_collect;      // `del NAME` of a weakly referenced object collects
+    uint8_t epoch;         // Obj.marked == epoch means marked in the current collection; it
+                           // flips every cycle, so the sweep never has to reset survivors
     void *free_blocks[GC_SIZE_CLASSES]; // per size class: a list of free blocks
     void **pages;          // every page carved into blocks, freed at shutdown
     size_t page_count, page_capacity;
@@ -77,7 +79,7 @@ void gc_mark_object(WkVM *vm, Obj *o);
 // gc/weak.c's ephemeron pass, which marks values and must then trace from them.
 void gc_drain(WkVM *vm);
 
-// During the clearing phases of a collection: true when [o] was not marked and will be freed.
+// During a collection (after tracing): true when [o] was not marked and will be freed.
 bool gc_is_dying(WkVM *vm, Obj *o);
 
 // ---- Collection ------------------------------------------------------------------------------

@@ -64,9 +64,6 @@ struct WeakState {
     PendingNode *pending;
     size_t pending_count, pending_cap;
 
-    // objects found dying by weak_clear_dying, forgotten by weak_forget_dying
-    Obj **dying;
-    size_t dying_count, dying_cap;
 
     // per-object callback batch (sorted newest first before queueing)
     QueueItem *batch;
@@ -132,7 +129,6 @@ void weak_free_all(WkVM *vm) {
     free(ws->side);
     free(ws->eph_tables);
     free(ws->pending);
-    free(ws->dying);
     free(ws->batch);
     free(ws->queue);
     free(ws->roots);
@@ -457,7 +453,6 @@ void weak_mark_roots(WkVM *vm) {
     }
     ws->eph_count = 0;
     ws->pending_count = 0;
-    ws->dying_count = 0;
     for (size_t i = ws->qhead; i < ws->qtail; i++) {
         gc_mark_object(vm, ws->queue[i].holder);
         gc_mark_value(vm, ws->queue[i].callback);
@@ -481,10 +476,10 @@ void weak_trace_ephemerons(WkVM *vm, Obj *table) {
 // One (key, value) pair of a live ephemeron table: trace the value now if the key is marked,
 // else park it on the key until the key is traced.
 static void eph_visit(WkVM *vm, Obj *key, Value value) {
-    if (!IS_OBJ(value) || AS_OBJ(value)->marked) {
+    if (!IS_OBJ(value) || !gc_is_dying(vm, AS_OBJ(value))) {
         return;
     }
-    if (key->marked) {
+    if (!gc_is_dying(vm, key)) {
         gc_mark_value(vm, value);
         return;
     }
@@ -547,7 +542,7 @@ void weak_converge_ephemerons(WkVM *vm) {
             break;
         }
     }
-    // keys still pending are dying: weak_clear_dying resets their heads and bits
+    // keys still pending are dying: weak_clear_object resets their heads and bits in the sweep
     ws->pending_count = 0;
 }
 
@@ -581,7 +576,7 @@ static void clear_object(WkVM *vm, SideEntry *e) {
             continue;
         }
         Value cb = EMPTY_VAL;
-        WeakClearAction act = ops->cleared(vm, s.holder, s.index, !s.holder->marked, &cb);
+        WeakClearAction act = ops->cleared(vm, s.holder, s.index, gc_is_dying(vm, s.holder), &cb);
         if (act == WEAK_CLEAR_PURGED) {
             ws->stats.entries_purged++;
         } else if (act == WEAK_CLEAR_CALLBACK || act == WEAK_CLEAR_RUN) {
@@ -599,33 +594,17 @@ static void clear_object(WkVM *vm, SideEntry *e) {
     }
 }
 
-// Scans the side table (objects that were weakly referenced), never the heap: a dying object
-// that was never weakly referenced costs nothing here, one with k slots costs O(k).
-void weak_clear_dying(WkVM *vm) {
+void weak_clear_object(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
-    for (uint32_t i = 0; i <= ws->side_mask; i++) {
-        SideEntry *e = &ws->side[i];
-        if (e->obj == NULL || e->obj->marked) {
-            continue;
-        }
-        e->obj->weakly &= (uint8_t)~WEAKLY_PENDING;
-        e->pending = -1;
-        grow((void **)&ws->dying, &ws->dying_cap, ws->dying_count + 1, sizeof(Obj *));
-        ws->dying[ws->dying_count++] = e->obj;
-        clear_object(vm, e);
+    SideEntry *e = side_find(ws, o);
+    if (e == NULL) {
+        return;
     }
-}
-
-void weak_forget_dying(WkVM *vm) {
-    WeakState *ws = vm->weak;
-    for (size_t i = 0; i < ws->dying_count; i++) {
-        SideEntry *e = side_find(ws, ws->dying[i]);
-        if (e != NULL) {
-            slots_release(e);
-            side_delete(ws, e);
-        }
-    }
-    ws->dying_count = 0;
+    o->weakly &= (uint8_t)~WEAKLY_PENDING;
+    e->pending = -1;
+    clear_object(vm, e);
+    slots_release(e);
+    side_delete(ws, e);
 }
 
 // ---- Running callbacks -----------------------------------------------------------------------

@@ -121,11 +121,13 @@ void weak_mark_roots(WkVM *vm);
 // After tracing the roots: trace ephemeron values whose keys are marked, to a fixed point,
 // in time linear in the entries (a pending list per unmarked key, released when it is traced).
 void weak_converge_ephemerons(WkVM *vm);
-// Clear the weak slots of dying objects: refs go dead, container entries are purged, and
-// callbacks are queued (per object newest first; never for a holder that dies too).
-void weak_clear_dying(WkVM *vm);
-// Forget the side-table entries of objects about to be freed.
-void weak_forget_dying(WkVM *vm);
+// Sweep phase: [o] is dying and was weakly referenced (its `weakly` bit is set). Clear every
+// weak slot that refers to it (refs go dead, container entries are purged), queue the
+// callbacks (newest first; never for a holder that dies too) and forget its side entry. The
+// sweep calls this before freeing [o] and frees the weak kinds themselves only after the whole
+// pass, so every holder touched here is still allocated. Cost: O(k) for k slots; objects that
+// stay alive cost nothing.
+void weak_clear_object(WkVM *vm, Obj *o);
 
 // ---- Callbacks -------------------------------------------------------------------------------
 
