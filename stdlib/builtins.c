@@ -1096,43 +1096,7 @@ static bool bi_sum(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *resu
         return exc_raise(vm, vm->cls.TypeError,
                          "sum() can't sum strings [use ''.join(seq) instead]");
     }
-    Value it;
-    if (!ops_iter(vm, args[0], &it)) {
-        return false;
-    }
-    gc_push_root(vm, it);
-    gc_push_root(vm, acc);
-    Value *racc = &vm->gc.temp_roots[vm->gc.temp_count - 1];
-    bool ok = true;
-    for (;;) {
-        Value x;
-        bool done;
-        if (!(ok = ops_next(vm, it, &x, &done)) || done) {
-            break;
-        }
-        Value a = *racc;
-        if (IS_INT(a) && IS_INT(x)) {
-            int64_t r;
-            if (!(ok = num_int_add(vm, AS_INT(a), AS_INT(x), &r))) {
-                break;
-            }
-            *racc = INT_VAL(r);
-        } else if (IS_FLOAT(a) && IS_FLOAT(x)) {
-            *racc = FLOAT_VAL(AS_FLOAT(a) + AS_FLOAT(x));
-        } else {
-            gc_push_root(vm, x);
-            Value r;
-            ok = ops_binary(vm, OPCODE_ADD, a, x, &r);
-            gc_pop_root(vm);
-            if (!ok) {
-                break;
-            }
-            *racc = r;
-        }
-    }
-    *result = *racc;
-    gc_pop_roots(vm, 2);
-    return ok;
+    return ops_fold(vm, args[0], OPCODE_ADD, acc, result);
 }
 
 static bool bi_abs(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result) {

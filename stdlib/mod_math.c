@@ -578,32 +578,7 @@ MATHPRED(isfinite, isfinite(x))
 static bool m_prod(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result) {
     UNUSED(argc);
     Value *st = dict_get_cstr(kwargs, "start");
-    Value acc = st != NULL ? *st : INT_VAL(1);
-    Value it;
-    if (!ops_iter(vm, args[0], &it)) {
-        return false;
-    }
-    gc_push_root(vm, it);
-    gc_push_root(vm, acc);
-    Value *racc = &vm->gc.temp_roots[vm->gc.temp_count - 1];
-    bool ok = true;
-    for (;;) {
-        Value x, r;
-        bool done;
-        if (!(ok = ops_next(vm, it, &x, &done)) || done) {
-            break;
-        }
-        gc_push_root(vm, x);
-        ok = ops_binary(vm, OPCODE_MUL, *racc, x, &r);
-        gc_pop_root(vm);
-        if (!ok) {
-            break;
-        }
-        *racc = r;
-    }
-    *result = *racc;
-    gc_pop_roots(vm, 2);
-    return ok;
+    return ops_fold(vm, args[0], OPCODE_MUL, st != NULL ? *st : INT_VAL(1), result);
 }
 
 // Shewchuk's exactly rounded sum, as CPython's math.fsum.

@@ -1863,3 +1863,36 @@ bool ops_each(WkVM *vm, Value iterable, OpsEachFn fn, void *ctx) {
     gc_pop_root(vm);
     return true;
 }
+
+typedef struct {
+    Value *acc; // a temp root: the running result stays reachable while items are fetched
+    int op;
+} Fold;
+
+static bool fold_item(WkVM *vm, Value x, void *ctx) {
+    Fold *f = ctx;
+    Value a = *f->acc;
+    if (IS_INT(a) && IS_INT(x)) {
+        int64_t r;
+        bool overflow = f->op == OPCODE_ADD ? __builtin_add_overflow(AS_INT(a), AS_INT(x), &r)
+                                            : __builtin_mul_overflow(AS_INT(a), AS_INT(x), &r);
+        if (!overflow) {
+            *f->acc = INT_VAL(r);
+            return true;
+        }
+    } else if (IS_FLOAT(a) && IS_FLOAT(x)) {
+        double r = f->op == OPCODE_ADD ? AS_FLOAT(a) + AS_FLOAT(x) : AS_FLOAT(a) * AS_FLOAT(x);
+        *f->acc = FLOAT_VAL(r);
+        return true;
+    }
+    return ops_binary(vm, f->op, a, x, f->acc);
+}
+
+bool ops_fold(WkVM *vm, Value iterable, int op, Value start, Value *out) {
+    gc_push_root(vm, start);
+    Fold f = {&vm->gc.temp_roots[vm->gc.temp_count - 1], op};
+    bool ok = ops_each(vm, iterable, fold_item, &f);
+    *out = *f.acc;
+    gc_pop_root(vm);
+    return ok;
+}

@@ -40,6 +40,9 @@ WK_NODISCARD bool ops_next(WkVM *vm, Value it, Value *out, bool *done);
 // error). Each item is rooted while [fn] runs. May run wk code (iterators) and collect.
 typedef bool (*OpsEachFn)(WkVM *vm, Value item, void *ctx);
 WK_NODISCARD bool ops_each(WkVM *vm, Value iterable, OpsEachFn fn, void *ctx);
+// Fold [iterable] with the binary operator [op] (OPCODE_ADD for sum, OPCODE_MUL for prod)
+// starting from [start]: *out = start op x1 op x2 ... May run wk code and collect.
+WK_NODISCARD bool ops_fold(WkVM *vm, Value iterable, int op, Value start, Value *out);
 // len(obj).
 WK_NODISCARD bool ops_len(WkVM *vm, Value obj, int64_t *out);
 // The index value of [v] for subscripts (int, bool, __index__); TypeError otherwise.
