@@ -1885,7 +1885,13 @@ static bool fold_item(WkVM *vm, Value x, void *ctx) {
         *f->acc = FLOAT_VAL(r);
         return true;
     }
-    return ops_binary(vm, f->op, a, x, f->acc);
+    // Not straight into *f->acc: that slot is what keeps [a] alive while the operator runs.
+    Value r;
+    if (!ops_binary(vm, f->op, a, x, &r)) {
+        return false;
+    }
+    *f->acc = r;
+    return true;
 }
 
 bool ops_fold(WkVM *vm, Value iterable, int op, Value start, Value *out) {
