@@ -1206,6 +1206,102 @@ static void fill_global_cache(InlineCache *ic, ObjDict *g, ObjDict *b, Value *v,
     ic->index = builtin ? -index - 1 : index;
 }
 
+// LOAD_ATTR/STORE_ATTR on an instance in values mode: [owner] its class, [version] the
+// class's version, [index] the field's place in the class's shared keys (vm/inst.h). Shared
+// keys are append-only, so that place names the same attribute for as long as the class lives.
+static void fill_field_cache(InlineCache *ic, ObjInstance *o, Value *f) {
+    if (o->fields == NULL) {
+        ic->owner = o->klass;
+        ic->version = o->klass->version;
+        ic->index = (int32_t)(f - o->values);
+    }
+}
+
+// A module attribute through the cache of LOAD_ATTR/LOAD_METHOD: [index] is the entry of the
+// module's globals that held [name]. The entry's key is checked, so a moved or deleted binding
+// misses (and refills) instead of reading a stale value; nothing here needs a version.
+static Value *module_cached(InlineCache *ic, ObjModule *m, ObjStr *name) {
+    Table *t = &m->globals->table;
+    uint32_t i = (uint32_t)ic->index;
+    if (ic->owner == m->globals && i < t->used && IS_OBJ(t->entries[i].key) &&
+        AS_OBJ(t->entries[i].key) == (Obj *)name) {
+        return &t->entries[i].value;
+    }
+    Value *v = dict_get_str(m->globals, name);
+    if (v != NULL) {
+        ic->owner = m->globals;
+        ic->index = (int32_t)((TableEntry *)((char *)v - offsetof(TableEntry, value)) - t->entries);
+    }
+    return v;
+}
+
+// A function the dispatch loop can enter directly: exactly [n] positional parameters, no
+// *args, **kwargs, keyword-only parameters, cells or free variables, not a generator.
+static inline bool simple_function(ObjFunction *f, int n) {
+    ObjCode *c = f->code;
+    return n == c->argcount && c->kwonlycount == 0 && c->ncells == 0 && c->nfrees == 0 &&
+           (c->flags & (PROTO_VARARGS | PROTO_VARKW | PROTO_GENERATOR)) == 0;
+}
+
+// A call's cache for a class callee: [owner] the class, [version] its version, [value] its
+// __init__, a simple wk function taking the instance and the call's arguments.
+static bool fill_init_cache(WkVM *vm, InlineCache *ic, ObjClass *k, int n) {
+    if (k->instance_kind != OBJ_INSTANCE || k->builtin) {
+        return false;
+    }
+    Value *init = class_lookup(k, vm->names.__init__);
+    if (init == NULL || !IS_FUNCTION(*init) || !simple_function(AS_FUNCTION(*init), n + 1)) {
+        return false;
+    }
+    ic->owner = k;
+    ic->version = k->version;
+    ic->value = *init;
+    return true;
+}
+
+// Enter the callee at [callee] with [n] arguments above it in a new frame, when that needs no
+// argument binding: a simple function, or a class whose __init__ is one (the instance takes
+// the callee's slot, where the result belongs, and the frame is marked `constructor`). Returns
+// false, having changed nothing, when the call needs call_value. The caller has synced the
+// stack (the instance is allocated here).
+static inline bool fast_frame(WkVM *vm, Value *callee, int n, InlineCache *ic) {
+    ObjFunction *f;
+    bool construct = false;
+    if (IS_FUNCTION(*callee)) {
+        f = AS_FUNCTION(*callee);
+        if (!simple_function(f, n)) {
+            return false;
+        }
+    } else if (IS_CLASS(*callee)) {
+        ObjClass *k = AS_CLASS(*callee);
+        if ((ic->owner != k || ic->version != k->version) && !fill_init_cache(vm, ic, k, n)) {
+            return false;
+        }
+        f = AS_FUNCTION(ic->value);
+        construct = true;
+    } else {
+        return false;
+    }
+    ObjCode *c = f->code;
+    if (!room_for(vm, callee + 1, c)) {
+        return false;
+    }
+    if (construct) {
+        ObjInstance *inst = inst_new(vm, AS_CLASS(*callee));
+        memmove(callee + 2, callee + 1, sizeof(Value) * (size_t)n);
+        callee[0] = OBJ_VAL(inst);
+        callee[1] = OBJ_VAL(inst);
+        n++;
+    }
+    for (int i = n; i < c->nlocals; i++) {
+        callee[1 + i] = EMPTY_VAL;
+    }
+    CallFrame *nf = push_frame(vm, f, callee + 1, NULL);
+    nf->sp = callee + 1 + c->nslots;
+    nf->constructor = construct;
+    return true;
+}
+
 // LOAD_METHOD's cache applies to receivers whose attributes all come from their class, or,
 // for plain instances, from their class unless their own fields shadow the name.
 static bool method_cacheable(Value obj) {
@@ -1567,12 +1663,27 @@ dispatch:
     }
     CASE(LOAD_ATTR) {
         Value obj = sp[-1];
-        if (IS_INSTANCE(obj) &&
-            !(AS_INSTANCE(obj)->klass->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_PROPERTY))) {
-            // No data descriptor on the class: the instance's own field wins.
-            Value *f = inst_get(AS_INSTANCE(obj), names[arg]);
-            if (f != NULL) {
-                sp[-1] = *f;
+        InlineCache *ic = CACHE(fr, ip);
+        if (IS_INSTANCE(obj)) {
+            ObjInstance *o = AS_INSTANCE(obj);
+            if (o->klass == ic->owner && o->klass->version == ic->version &&
+                o->fields == NULL && (uint32_t)ic->index < o->nvalues) {
+                sp[-1] = o->values[ic->index];
+                NEXT();
+            }
+            if (!(o->klass->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_PROPERTY))) {
+                // No data descriptor on the class: the instance's own field wins.
+                Value *f = inst_get(o, names[arg]);
+                if (f != NULL) {
+                    fill_field_cache(ic, o, f);
+                    sp[-1] = *f;
+                    NEXT();
+                }
+            }
+        } else if (IS_KIND(obj, OBJ_MODULE)) {
+            Value *v = module_cached(ic, (ObjModule *)AS_OBJ(obj), names[arg]);
+            if (v != NULL) {
+                sp[-1] = *v;
                 NEXT();
             }
         }
@@ -1586,12 +1697,36 @@ dispatch:
     }
     CASE(STORE_ATTR) {
         Value obj = sp[-1];
-        if (IS_INSTANCE(obj) && !AS_INSTANCE(obj)->klass->builtin &&
-            !(AS_INSTANCE(obj)->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY))) {
-            // Rebinding an existing field changes no structure: store in place.
-            Value *f = inst_get(AS_INSTANCE(obj), names[arg]);
-            if (f != NULL) {
-                *f = sp[-2];
+        InlineCache *ic = CACHE(fr, ip);
+        if (IS_INSTANCE(obj)) {
+            ObjInstance *o = AS_INSTANCE(obj);
+            if (o->klass == ic->owner && o->klass->version == ic->version && o->fields == NULL) {
+                // The cached index is [name]'s place in the class's shared keys: rebind it,
+                // or append it when it is the instance's next key.
+                uint32_t i = (uint32_t)ic->index;
+                if (i < o->nvalues) {
+                    o->values[i] = sp[-2];
+                    sp -= 2;
+                    NEXT();
+                }
+                if (i == o->nvalues && i < o->capacity) {
+                    o->values[i] = sp[-2];
+                    o->nvalues = i + 1;
+                    sp -= 2;
+                    NEXT();
+                }
+            }
+            if (!o->klass->builtin &&
+                !(o->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY))) {
+                // The general path sets it (special names included); then cache its place.
+                SYNC();
+                if (!attr_set(vm, obj, names[arg], sp[-2])) {
+                    ERROR();
+                }
+                Value *f = inst_get(o, names[arg]);
+                if (f != NULL) {
+                    fill_field_cache(ic, o, f);
+                }
                 sp -= 2;
                 NEXT();
             }
@@ -1614,13 +1749,29 @@ dispatch:
     CASE(LOAD_METHOD) {
         InlineCache *ic = CACHE(fr, ip);
         Value obj = sp[-1];
-        if (IS_OBJ(obj) && ic->owner != NULL) {
-            ObjClass *k = IS_INSTANCE(obj) ? AS_INSTANCE(obj)->klass : NULL;
-            if (k == NULL && method_cacheable(obj)) {
-                k = class_of(vm, obj);
+        if (IS_INSTANCE(obj)) {
+            // [index]: how many of the class's shared keys were known not to be [name], so an
+            // instance with no more fields than that cannot shadow the method.
+            ObjInstance *o = AS_INSTANCE(obj);
+            if (o->klass == ic->owner && o->klass->version == ic->version &&
+                ((o->fields == NULL && o->nvalues <= (uint32_t)ic->index) ||
+                 inst_get(o, names[arg]) == NULL)) {
+                sp[0] = obj;
+                sp[-1] = ic->value;
+                sp++;
+                NEXT();
             }
-            if (k == ic->owner && k->version == ic->version &&
-                (!IS_INSTANCE(obj) || inst_get(AS_INSTANCE(obj), names[arg]) == NULL)) {
+        } else if (IS_KIND(obj, OBJ_MODULE)) {
+            Value *v = module_cached(ic, (ObjModule *)AS_OBJ(obj), names[arg]);
+            if (v != NULL) {
+                sp[0] = *v;
+                sp[-1] = EMPTY_VAL;
+                sp++;
+                NEXT();
+            }
+        } else if (ic->owner != NULL && method_cacheable(obj)) {
+            ObjClass *k = class_of(vm, obj);
+            if (k == ic->owner && k->version == ic->version) {
                 sp[0] = obj;
                 sp[-1] = ic->value;
                 sp++;
@@ -1641,6 +1792,15 @@ dispatch:
                 ic->owner = k;
                 ic->version = k->version;
                 ic->value = m;
+                ic->index = 0;
+                if (IS_INSTANCE(obj)) {
+                    uint32_t n = 0;
+                    while (n < k->nkeys && k->keys[n] != names[arg] &&
+                           !str_equal(k->keys[n], names[arg])) {
+                        n++;
+                    }
+                    ic->index = (int32_t)n;
+                }
             }
         }
         if (unbound) {
@@ -1662,64 +1822,20 @@ dispatch:
             sp--;
             n--;
         }
-        Value *place = callee;
+        goto call_n;
+    CASE(CALL)
+        callee = sp - arg - 1;
+        n = (int)arg;
+    call_n:
         SYNC();
-        bool pushed;
-        Value r;
-        if (IS_FUNCTION(*callee)) {
-            ObjFunction *f = AS_FUNCTION(*callee);
-            ObjCode *c = f->code;
-            if (n == c->argcount && (c->flags & (PROTO_VARARGS | PROTO_VARKW |
-                                                 PROTO_GENERATOR)) == 0 &&
-                c->kwonlycount == 0 && c->ncells == 0 && c->nfrees == 0 &&
-                room_for(vm, callee + 1, c)) {
-                for (int i = n; i < c->nlocals; i++) {
-                    callee[1 + i] = EMPTY_VAL;
-                }
-                fr->sp = place;
-                fr->ip = ip;
-                CallFrame *nf = push_frame(vm, f, callee + 1, NULL);
-                nf->sp = callee + 1 + c->nslots;
-                RELOAD();
-                NEXT();
-            }
-        }
-        if (!call_value(vm, callee, n, NULL, NULL, &pushed, &r)) {
-            ERROR();
-        }
-        if (pushed) {
-            fr->sp = place;
+        if (fast_frame(vm, callee, n, CACHE(fr, ip))) {
+            fr->sp = callee;
             RELOAD();
             NEXT();
         }
-        *place = r;
-        sp = place + 1;
-        NEXT();
-    }
-    CASE(CALL) {
-        Value *callee = sp - arg - 1;
-        if (IS_FUNCTION(*callee)) {
-            ObjFunction *f = AS_FUNCTION(*callee);
-            ObjCode *c = f->code;
-            if ((int)arg == c->argcount &&
-                (c->flags & (PROTO_VARARGS | PROTO_VARKW | PROTO_GENERATOR)) == 0 &&
-                c->kwonlycount == 0 && c->ncells == 0 && c->nfrees == 0 &&
-                room_for(vm, callee + 1, c)) {
-                for (int i = (int)arg; i < c->nlocals; i++) {
-                    callee[1 + i] = EMPTY_VAL;
-                }
-                fr->sp = callee;
-                fr->ip = ip;
-                CallFrame *nf = push_frame(vm, f, callee + 1, NULL);
-                nf->sp = callee + 1 + c->nslots;
-                RELOAD();
-                NEXT();
-            }
-        }
-        SYNC();
         bool pushed;
         Value r;
-        if (!call_value(vm, callee, (int)arg, NULL, NULL, &pushed, &r)) {
+        if (!call_value(vm, callee, n, NULL, NULL, &pushed, &r)) {
             ERROR();
         }
         if (pushed) {
