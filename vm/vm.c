@@ -1229,8 +1229,10 @@ static Value *module_cached(InlineCache *ic, ObjModule *m, ObjStr *name) {
     }
     Value *v = dict_get_str(m->globals, name);
     if (v != NULL) {
+        TableEntry *e = (TableEntry *)((char *)v - offsetof(TableEntry, value));
+        e->key = OBJ_VAL(name); // an equal string: make it the interned one the check expects
         ic->owner = m->globals;
-        ic->index = (int32_t)((TableEntry *)((char *)v - offsetof(TableEntry, value)) - t->entries);
+        ic->index = (int32_t)(e - t->entries);
     }
     return v;
 }
@@ -1315,10 +1317,23 @@ static bool method_cacheable(Value obj) {
     case OBJ_DICT:
     case OBJ_TUPLE:
     case OBJ_SET:
+    case OBJ_WEAKDICT:
+    case OBJ_WEAKSET:
         return true;
     default:
         return false;
     }
+}
+
+// Whether [obj] (not a plain instance) has an attribute of its own named [name], which would
+// shadow its class's method: only the weak containers can have attributes among the kinds
+// method_cacheable accepts.
+static bool field_shadows(Value obj, ObjStr *name) {
+    if (!IS_KIND(obj, OBJ_WEAKDICT) && !IS_KIND(obj, OBJ_WEAKSET)) {
+        return false;
+    }
+    ObjDict **fp = mod_weakref_fields(AS_OBJ(obj));
+    return fp != NULL && *fp != NULL && dict_get_str(*fp, name) != NULL;
 }
 
 static bool delete_from(WkVM *vm, ObjDict *d, ObjStr *name) {
@@ -1771,7 +1786,7 @@ dispatch:
             }
         } else if (ic->owner != NULL && method_cacheable(obj)) {
             ObjClass *k = class_of(vm, obj);
-            if (k == ic->owner && k->version == ic->version) {
+            if (k == ic->owner && k->version == ic->version && !field_shadows(obj, names[arg])) {
                 sp[0] = obj;
                 sp[-1] = ic->value;
                 sp++;
@@ -1835,6 +1850,19 @@ dispatch:
         }
         bool pushed;
         Value r;
+        if (IS_NATIVE(*callee)) {
+            if (!call_native(vm, AS_NATIVE(*callee), callee + 1, n, NULL, NULL, &r)) {
+                ERROR();
+            }
+            *callee = r;
+            sp = callee + 1;
+            NEXT();
+        }
+        if (n == 0 && IS_KIND(*callee, OBJ_WEAKREF) && mod_weakref_call_fast(vm, *callee, &r)) {
+            *callee = r;
+            sp = callee + 1;
+            NEXT();
+        }
         if (!call_value(vm, callee, n, NULL, NULL, &pushed, &r)) {
             ERROR();
         }
