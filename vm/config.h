@@ -38,5 +38,7 @@
 // Marks a function that raises: its false/NULL result must be checked.
 #define WK_RAISES
 #define WK_NODISCARD __attribute__((warn_unused_result))
+// A hot helper of the dispatch loop that must be inlined into it.
+#define WK_ALWAYS_INLINE inline __attribute__((always_inline))
 
 #endif

@@ -1266,7 +1266,7 @@ static bool fill_init_cache(WkVM *vm, InlineCache *ic, ObjClass *k, int n) {
 // the callee's slot, where the result belongs, and the frame is marked `constructor`). Returns
 // false, having changed nothing, when the call needs call_value. The caller has synced the
 // stack (the instance is allocated here).
-static inline bool fast_frame(WkVM *vm, Value *callee, int n, InlineCache *ic) {
+static WK_ALWAYS_INLINE bool fast_frame(WkVM *vm, Value *callee, int n, InlineCache *ic) {
     ObjFunction *f;
     bool construct = false;
     if (IS_FUNCTION(*callee)) {
@@ -1841,28 +1841,39 @@ dispatch:
     CASE(CALL)
         callee = sp - arg - 1;
         n = (int)arg;
-    call_n:
+    call_n: {
         SYNC();
-        if (fast_frame(vm, callee, n, CACHE(fr, ip))) {
-            fr->sp = callee;
-            RELOAD();
-            NEXT();
+        Value r;
+        Value f = *callee;
+        if (IS_OBJ(f)) {
+            switch (OBJ_TYPE(f)) {
+            case OBJ_FUNCTION:
+            case OBJ_CLASS:
+                if (fast_frame(vm, callee, n, CACHE(fr, ip))) {
+                    fr->sp = callee;
+                    RELOAD();
+                    NEXT();
+                }
+                break;
+            case OBJ_NATIVE:
+                if (!call_native(vm, AS_NATIVE(f), callee + 1, n, NULL, NULL, &r)) {
+                    ERROR();
+                }
+                *callee = r;
+                sp = callee + 1;
+                NEXT();
+            case OBJ_WEAKREF:
+                if (n == 0 && mod_weakref_call_fast(vm, f, &r)) {
+                    *callee = r;
+                    sp = callee + 1;
+                    NEXT();
+                }
+                break;
+            default:
+                break;
+            }
         }
         bool pushed;
-        Value r;
-        if (IS_NATIVE(*callee)) {
-            if (!call_native(vm, AS_NATIVE(*callee), callee + 1, n, NULL, NULL, &r)) {
-                ERROR();
-            }
-            *callee = r;
-            sp = callee + 1;
-            NEXT();
-        }
-        if (n == 0 && IS_KIND(*callee, OBJ_WEAKREF) && mod_weakref_call_fast(vm, *callee, &r)) {
-            *callee = r;
-            sp = callee + 1;
-            NEXT();
-        }
         if (!call_value(vm, callee, n, NULL, NULL, &pushed, &r)) {
             ERROR();
         }
@@ -1874,6 +1885,7 @@ dispatch:
         *callee = r;
         sp = callee + 1;
         NEXT();
+    }
     }
     CASE(CALL_KW) {
         ObjTuple *kwnames = AS_TUPLE(sp[-1]);
