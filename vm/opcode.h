@@ -117,7 +117,18 @@
     X(IMPORT_NAME, 1)  /* [] -> [module names[arg]] */                                         \
     X(IMPORT_FROM, 1)  /* [mod] -> [mod mod.name]; ImportError if missing */                   \
     /* REPL */                                                                                 \
-    X(PRINT_EXPR, 0)   /* [v] -> []: prints repr(v) unless v is None */
+    X(PRINT_EXPR, 0)   /* [v] -> []: prints repr(v) unless v is None */                     \
+    /* superinstructions: made by vm/quicken.c when code is loaded, never by the compiler.     \
+       Each is the first word of a fused pair; the second word keeps its own instruction     \
+       (vm/quicken.h). arg is the first instruction's, except where noted. */                 \
+    X(FOR_ITER_STORE_FAST, 1)  /* FOR_ITER; STORE_FAST */                                     \
+    X(LOAD_FAST_LOAD_FAST, 1)  /* LOAD_FAST; LOAD_FAST */                                     \
+    X(LOAD_FAST_LOAD_CONST, 1) /* LOAD_FAST; LOAD_CONST */                                    \
+    X(LOAD_FAST_LOAD_ATTR, 1)  /* LOAD_FAST; LOAD_ATTR */                                     \
+    X(STORE_FAST_LOAD_FAST, 1) /* STORE_FAST; LOAD_FAST */                                    \
+    X(INPLACE_STORE_FAST, 1)   /* INPLACE; STORE_FAST */                                      \
+    X(CALL_METHOD_POP, 1)      /* CALL_METHOD; POP */                                         \
+    X(COMPARE_POP_JUMP_IF_FALSE, 1) /* LT..IS_NOT; POP_JUMP_IF_FALSE: arg = the comparison */
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

@@ -24,6 +24,7 @@
 #include "vm/num.h"
 #include "vm/opcode.h"
 #include "vm/ops.h"
+#include "vm/quicken.h"
 #include "vm/str.h"
 #include "vm/table.h"
 #include "vm/testrun.h"
@@ -118,6 +119,7 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
     c->filename = str_intern(vm, p->filename, strlen(p->filename));
     c->code = gc_realloc(vm, NULL, 0, sizeof(uint32_t) * (size_t)p->ncode);
     memcpy(c->code, p->code, sizeof(uint32_t) * (size_t)p->ncode);
+    quicken(c->code, p->ncode);
     c->pos = gc_realloc(vm, NULL, 0, sizeof(ProtoPos) * (size_t)p->ncode);
     memcpy(c->pos, p->pos, sizeof(ProtoPos) * (size_t)p->ncode);
     c->ncode = p->ncode;
@@ -1458,7 +1460,7 @@ static bool check_interrupt(WkVM *vm) {
 #define DEFAULT L_default:
 #else
 #define DISPATCH() goto dispatch
-#define CASE(name) case OPCODE_##name:
+#define CASE(name) case OPCODE_##name: L_##name:
 #define DEFAULT default:
 #endif
 
@@ -2727,6 +2729,137 @@ generic_compare : {
             ERROR();
         }
         *sp++ = v;
+        NEXT();
+    }
+    // ---- Superinstructions (vm/quicken.h) ----------------------------------------------------
+    // [ip] points at the pair's second word. The fast path runs both and skips it; any other
+    // case goes to the first instruction's plain handler (with [word] restored where that
+    // handler reads the opcode), and the second word then runs as usual.
+    CASE(FOR_ITER_STORE_FAST) {
+        Value it = sp[-1];
+        if (IS_KIND(it, OBJ_ITER)) {
+            ObjIter *x = (ObjIter *)AS_OBJ(it);
+            if (x->kind == ITER_RANGE) {
+                ObjRange *r = (ObjRange *)AS_OBJ(x->source);
+                if (x->index < r->length) {
+                    slots[OPCODE_ARG(*ip)] = INT_VAL(r->start + x->index * r->step);
+                    x->index++;
+                    ip++;
+                    NEXT();
+                }
+            } else if (x->kind == ITER_SEQ && IS_LIST(x->source)) {
+                ObjList *l = AS_LIST(x->source);
+                if (x->index < (int64_t)l->count) {
+                    slots[OPCODE_ARG(*ip)] = l->items[x->index++];
+                    ip++;
+                    NEXT();
+                }
+            }
+        }
+        goto L_FOR_ITER;
+    }
+    CASE(LOAD_FAST_LOAD_FAST) {
+        Value a = slots[arg], b = slots[OPCODE_ARG(*ip)];
+        if (IS_EMPTY(a) || IS_EMPTY(b)) {
+            goto L_LOAD_FAST;
+        }
+        sp[0] = a;
+        sp[1] = b;
+        sp += 2;
+        ip++;
+        NEXT();
+    }
+    CASE(LOAD_FAST_LOAD_CONST) {
+        Value a = slots[arg];
+        if (IS_EMPTY(a)) {
+            goto L_LOAD_FAST;
+        }
+        sp[0] = a;
+        sp[1] = consts[OPCODE_ARG(*ip)];
+        sp += 2;
+        ip++;
+        NEXT();
+    }
+    CASE(LOAD_FAST_LOAD_ATTR) {
+        Value a = slots[arg];
+        if (IS_INSTANCE(a)) {
+            ObjInstance *o = AS_INSTANCE(a);
+            InlineCache *ic = CACHE(fr, ip + 1); // LOAD_ATTR's own cache
+            if (o->klass == ic->owner && o->klass->version == ic->version &&
+                o->fields == NULL && (uint32_t)ic->index < o->nvalues) {
+                *sp++ = o->values[ic->index];
+                ip++;
+                NEXT();
+            }
+        }
+        goto L_LOAD_FAST;
+    }
+    CASE(STORE_FAST_LOAD_FAST) {
+        slots[arg] = *--sp;
+        Value b = slots[OPCODE_ARG(*ip)];
+        if (!IS_EMPTY(b)) {
+            *sp++ = b;
+            ip++;
+        }
+        NEXT();
+    }
+    CASE(INPLACE_STORE_FAST) {
+        Value a = sp[-2], b = sp[-1];
+        if (IS_INT(a) && IS_INT(b)) {
+            int64_t r;
+            bool overflow = true;
+            if (arg == OPCODE_ADD) {
+                overflow = __builtin_add_overflow(AS_INT(a), AS_INT(b), &r);
+            } else if (arg == OPCODE_SUB) {
+                overflow = __builtin_sub_overflow(AS_INT(a), AS_INT(b), &r);
+            }
+            if (!overflow) {
+                slots[OPCODE_ARG(*ip)] = INT_VAL(r);
+                sp -= 2;
+                ip++;
+                NEXT();
+            }
+        }
+        goto L_INPLACE;
+    }
+    CASE(CALL_METHOD_POP) {
+        // A statement calling a built-in method (`xs.append(x)`): the result is dropped.
+        Value *callee = sp - arg - 2;
+        if (IS_NATIVE(*callee)) {
+            SYNC();
+            Value r;
+            if (!call_native(vm, AS_NATIVE(*callee), callee + 1, (int)arg + 1, NULL, NULL, &r)) {
+                ERROR();
+            }
+            sp = callee;
+            ip++;
+            NEXT();
+        }
+        goto L_CALL_METHOD;
+    }
+    CASE(COMPARE_POP_JUMP_IF_FALSE) {
+        Value a = sp[-2], b = sp[-1];
+        bool t;
+        if (arg == OPCODE_IS) {
+            t = value_is(a, b);
+        } else if (arg == OPCODE_IS_NOT) {
+            t = !value_is(a, b);
+        } else if (IS_INT(a) && IS_INT(b)) {
+            int64_t x = AS_INT(a), y = AS_INT(b);
+            switch (arg) {
+            case OPCODE_LT: t = x < y; break;
+            case OPCODE_LE: t = x <= y; break;
+            case OPCODE_GT: t = x > y; break;
+            case OPCODE_GE: t = x >= y; break;
+            case OPCODE_EQ: t = x == y; break;
+            default: t = x != y; break;
+            }
+        } else {
+            word = OPCODE_MAKE(arg, 0);
+            goto generic_compare;
+        }
+        sp -= 2;
+        ip = t ? ip + 1 : fr->code->code + OPCODE_ARG(*ip);
         NEXT();
     }
     CASE(PRINT_EXPR) {
