@@ -83,8 +83,9 @@ static bool refill(WkVM *vm, int cls) {
     }
     gc->pages[gc->page_count++] = page;
     size_t block = (size_t)(cls + 1) * 16;
-    for (size_t off = 0; off + block <= GC_PAGE_SIZE; off += block) {
-        FreeBlock *b = (FreeBlock *)(page + off);
+    size_t n = GC_PAGE_SIZE / block;
+    for (size_t i = n; i-- > 0;) {
+        FreeBlock *b = (FreeBlock *)(page + i * block);
         b->next = gc->free_blocks[cls];
         gc->free_blocks[cls] = b;
     }
