@@ -211,6 +211,9 @@ ObjClass *class_new_builtin(WkVM *vm, const char *name, ObjClass *base, ObjType 
     return c;
 }
 
+static uint32_t entry_dunder_bits(Value key, Value value);
+static void new_version(WkVM *vm, ObjClass *c);
+
 void class_add_native(WkVM *vm, ObjClass *c, const char *name, NativeFn fn, int min_args,
                       int max_args, bool takes_kwargs) {
     gc_push_root(vm, OBJ_VAL(c));
@@ -221,7 +224,14 @@ void class_add_native(WkVM *vm, ObjClass *c, const char *name, NativeFn fn, int 
     gc_push_root(vm, OBJ_VAL(key));
     dict_set_str(vm, c->dict, key, OBJ_VAL(n));
     gc_pop_roots(vm, 3);
-    class_changed(vm, c);
+    if (c->obj.flags & CLASS_HAS_SUBCLASS) {
+        class_changed(vm, c);
+        return;
+    }
+    // A new name only adds to the cached bits: no need to rescan the whole namespace.
+    c->dunders |= entry_dunder_bits(OBJ_VAL(key), OBJ_VAL(n));
+    c->has_getattr = (c->dunders & CLASS_D_GETATTR) != 0;
+    new_version(vm, c);
 }
 
 // ---- Class changes and the cached dunder bits --------------------------------------------------
@@ -283,31 +293,44 @@ static bool is_arith_dunder(ObjStr *key) {
     return false;
 }
 
+// The dunder bits one namespace entry contributes.
+static uint32_t entry_dunder_bits(Value key, Value value) {
+    uint32_t bits = IS_KIND(value, OBJ_PROPERTY) ? CLASS_D_PROPERTY : 0;
+    if (!IS_STR(key)) {
+        return bits;
+    }
+    ObjStr *k = AS_STR(key);
+    if (k->size < 5 || k->chars[0] != '_' || k->chars[1] != '_') {
+        return bits;
+    }
+    for (size_t i = 0; i < sizeof(dunder_bits) / sizeof(dunder_bits[0]); i++) {
+        if (strcmp(k->chars, dunder_bits[i].name) == 0) {
+            bits |= dunder_bits[i].bit;
+        }
+    }
+    if (is_arith_dunder(k)) {
+        bits |= CLASS_D_ARITH;
+    }
+    return bits;
+}
+
 static uint32_t dict_dunder_bits(ObjDict *d) {
     uint32_t bits = 0;
     uint32_t pos = 0;
     TableEntry *e;
     while ((e = table_next(&d->table, &pos)) != NULL) {
-        if (IS_KIND(e->value, OBJ_PROPERTY)) {
-            bits |= CLASS_D_PROPERTY;
-        }
-        if (!IS_STR(e->key)) {
-            continue;
-        }
-        ObjStr *k = AS_STR(e->key);
-        if (k->size < 5 || k->chars[0] != '_' || k->chars[1] != '_') {
-            continue;
-        }
-        for (size_t i = 0; i < sizeof(dunder_bits) / sizeof(dunder_bits[0]); i++) {
-            if (strcmp(k->chars, dunder_bits[i].name) == 0) {
-                bits |= dunder_bits[i].bit;
-            }
-        }
-        if (is_arith_dunder(k)) {
-            bits |= CLASS_D_ARITH;
-        }
+        bits |= entry_dunder_bits(e->key, e->value);
     }
     return bits;
+}
+
+// A fresh, VM-wide unique version: an inline cache that saw (class, version) can never be
+// fooled by another class later allocated at the same address.
+static void new_version(WkVM *vm, ObjClass *c) {
+    c->version = ++vm->class_epoch;
+    if (c->version == 0) {
+        c->version = ++vm->class_epoch;
+    }
 }
 
 static void refresh(WkVM *vm, ObjClass *c) {
@@ -317,12 +340,7 @@ static void refresh(WkVM *vm, ObjClass *c) {
     }
     c->dunders = bits;
     c->has_getattr = (bits & CLASS_D_GETATTR) != 0;
-    // A fresh, VM-wide unique version: an inline cache that saw (class, version) can never be
-    // fooled by another class later allocated at the same address.
-    c->version = ++vm->class_epoch;
-    if (c->version == 0) {
-        c->version = ++vm->class_epoch;
-    }
+    new_version(vm, c);
 }
 
 void class_changed(WkVM *vm, ObjClass *c) {
