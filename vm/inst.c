@@ -11,7 +11,9 @@
 #define INST_MIN_CAPACITY 4
 
 ObjInstance *inst_new(WkVM *vm, ObjClass *klass) {
-    uint32_t cap = klass->nkeys > INST_MIN_CAPACITY ? klass->nkeys : INST_MIN_CAPACITY;
+    // Room for exactly the names the class has seen: instances of a class whose shape has
+    // settled carry no spare slots (a one-attribute instance takes 64 bytes, not 112).
+    uint32_t cap = klass->nkeys > 0 ? klass->nkeys : INST_MIN_CAPACITY;
     if (klass->nkeys >= INST_MAX_KEYS) {
         cap = 0; // the class's instances no longer fit the shared layout: start in dict mode
     }
@@ -98,19 +100,19 @@ void inst_set(WkVM *vm, ObjInstance *o, ObjStr *name, Value v) {
         // A new attribute stays inline only when it is the class's next key in order.
         ObjClass *c = o->klass;
         uint32_t k = o->nvalues;
-        if (k < o->capacity) {
-            bool next = k < c->nkeys ? key_index(c, k + 1, name) == (int)k : false;
-            if (!next && k == c->nkeys) {
-                gc_push_root(vm, OBJ_VAL(o));
-                gc_push_root(vm, v);
-                next = add_key(vm, c, name);
-                gc_pop_roots(vm, 2);
-            }
-            if (next) {
-                o->values[k] = v;
-                o->nvalues = k + 1;
-                return;
-            }
+        bool next = k < c->nkeys ? key_index(c, k + 1, name) == (int)k : false;
+        if (!next && k == c->nkeys) {
+            // A name past the class's shared keys: the class learns it even when this instance
+            // has no room left, so the instances made from now on have room for it.
+            gc_push_root(vm, OBJ_VAL(o));
+            gc_push_root(vm, v);
+            next = add_key(vm, c, name);
+            gc_pop_roots(vm, 2);
+        }
+        if (next && k < o->capacity) {
+            o->values[k] = v;
+            o->nvalues = k + 1;
+            return;
         }
     }
     gc_push_root(vm, v);
