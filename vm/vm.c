@@ -33,19 +33,43 @@
 // Inline caches
 // ============================================================================================
 
-// One per instruction of a code object (ObjCode.cache), used by LOAD_GLOBAL and LOAD_METHOD.
-// LOAD_GLOBAL: [owner] is the globals dict, [version]/[version2] the globals/builtins dict
-// versions (bumped by every insertion and deletion), [index] the entry in globals (>= 0) or
-// in builtins (-index - 1). LOAD_METHOD: [owner] is the receiver's class and [version] its
-// version (VM-wide unique), [value] the function found on the class. Values are read back only
-// while the owner is unchanged, so the cache never needs tracing.
+// One per instruction of a code object (ObjCode.cache). LOAD_GLOBAL: way 0's [owner] is the
+// globals dict, its [version] and [version2] the globals/builtins dict versions (bumped by
+// every insertion and deletion), [index] the entry in globals (>= 0) or in builtins
+// (-index - 1). Module attributes: way 0 (module_cached). Caches keyed on a class (fields,
+// methods, constructors) use both ways, each an [owner] class at a [version] (VM-wide unique),
+// so a site that sees two classes, say a base and its subclass, keeps both. Values are read
+// back only while their owner is unchanged, so the cache never needs tracing.
 typedef struct {
     void *owner;
     uint32_t version;
-    uint32_t version2;
     int32_t index;
     Value value;
+} CacheWay;
+
+typedef struct {
+    CacheWay way[2];
+    uint32_t version2;
 } InlineCache;
+
+// The way of [ic] that holds class [k] at its current version, or NULL.
+static inline CacheWay *cache_find(InlineCache *ic, const ObjClass *k) {
+    if (ic->way[0].owner == k && ic->way[0].version == k->version) {
+        return &ic->way[0];
+    }
+    if (ic->way[1].owner == k && ic->way[1].version == k->version) {
+        return &ic->way[1];
+    }
+    return NULL;
+}
+
+// The way to fill for class [k]: the newest entry stays, the older one is replaced.
+static inline CacheWay *cache_claim(InlineCache *ic, ObjClass *k) {
+    ic->way[1] = ic->way[0];
+    ic->way[0].owner = k;
+    ic->way[0].version = k->version;
+    return &ic->way[0];
+}
 
 #define CACHE(fr, ip) (&((InlineCache *)(fr)->code->cache)[(ip) - (fr)->code->code - 1])
 
@@ -1202,10 +1226,10 @@ static void fill_global_cache(InlineCache *ic, ObjDict *g, ObjDict *b, Value *v,
     ObjDict *d = builtin ? b : g;
     int32_t index = (int32_t)((TableEntry *)((char *)v - offsetof(TableEntry, value)) -
                               d->table.entries);
-    ic->owner = g;
-    ic->version = g->version;
+    ic->way[0].owner = g;
+    ic->way[0].version = g->version;
     ic->version2 = b->version;
-    ic->index = builtin ? -index - 1 : index;
+    ic->way[0].index = builtin ? -index - 1 : index;
 }
 
 // LOAD_ATTR/STORE_ATTR on an instance in values mode: [owner] its class, [version] the
@@ -1213,10 +1237,18 @@ static void fill_global_cache(InlineCache *ic, ObjDict *g, ObjDict *b, Value *v,
 // keys are append-only, so that place names the same attribute for as long as the class lives.
 static void fill_field_cache(InlineCache *ic, ObjInstance *o, Value *f) {
     if (o->fields == NULL) {
-        ic->owner = o->klass;
-        ic->version = o->klass->version;
-        ic->index = (int32_t)(f - o->values);
+        cache_claim(ic, o->klass)->index = (int32_t)(f - o->values);
     }
+}
+
+// The field [ic] caches for [o]: its slot, or NULL when [o] is not in values mode with a cached
+// class or does not have that field yet.
+static inline Value *field_cached(InlineCache *ic, ObjInstance *o) {
+    CacheWay *w = cache_find(ic, o->klass);
+    if (w != NULL && o->fields == NULL && (uint32_t)w->index < o->nvalues) {
+        return &o->values[w->index];
+    }
+    return NULL;
 }
 
 // A module attribute through the cache of LOAD_ATTR/LOAD_METHOD: [index] is the entry of the
@@ -1224,8 +1256,8 @@ static void fill_field_cache(InlineCache *ic, ObjInstance *o, Value *f) {
 // misses (and refills) instead of reading a stale value; nothing here needs a version.
 static Value *module_cached(InlineCache *ic, ObjModule *m, ObjStr *name) {
     Table *t = &m->globals->table;
-    uint32_t i = (uint32_t)ic->index;
-    if (ic->owner == m->globals && i < t->used && IS_OBJ(t->entries[i].key) &&
+    uint32_t i = (uint32_t)ic->way[0].index;
+    if (ic->way[0].owner == m->globals && i < t->used && IS_OBJ(t->entries[i].key) &&
         AS_OBJ(t->entries[i].key) == (Obj *)name) {
         return &t->entries[i].value;
     }
@@ -1233,8 +1265,9 @@ static Value *module_cached(InlineCache *ic, ObjModule *m, ObjStr *name) {
     if (v != NULL) {
         TableEntry *e = (TableEntry *)((char *)v - offsetof(TableEntry, value));
         e->key = OBJ_VAL(name); // an equal string: make it the interned one the check expects
-        ic->owner = m->globals;
-        ic->index = (int32_t)(e - t->entries);
+        ic->way[0].owner = m->globals;
+        ic->way[0].version = 0; // no class version is 0: this way never matches a class
+        ic->way[0].index = (int32_t)(e - t->entries);
     }
     return v;
 }
@@ -1257,9 +1290,7 @@ static bool fill_init_cache(WkVM *vm, InlineCache *ic, ObjClass *k, int n) {
     if (init == NULL || !IS_FUNCTION(*init) || !simple_function(AS_FUNCTION(*init), n + 1)) {
         return false;
     }
-    ic->owner = k;
-    ic->version = k->version;
-    ic->value = *init;
+    cache_claim(ic, k)->value = *init;
     return true;
 }
 
@@ -1278,10 +1309,14 @@ static WK_ALWAYS_INLINE bool fast_frame(WkVM *vm, Value *callee, int n, InlineCa
         }
     } else if (IS_CLASS(*callee)) {
         ObjClass *k = AS_CLASS(*callee);
-        if ((ic->owner != k || ic->version != k->version) && !fill_init_cache(vm, ic, k, n)) {
-            return false;
+        CacheWay *w = cache_find(ic, k);
+        if (w == NULL) {
+            if (!fill_init_cache(vm, ic, k, n)) {
+                return false;
+            }
+            w = &ic->way[0];
         }
-        f = AS_FUNCTION(ic->value);
+        f = AS_FUNCTION(w->value);
         construct = true;
     } else {
         return false;
@@ -1612,10 +1647,10 @@ dispatch:
     CASE(LOAD_GLOBAL) {
         InlineCache *ic = CACHE(fr, ip);
         ObjDict *g = fr->globals;
-        if (ic->owner == g && ic->version == g->version &&
+        if (ic->way[0].owner == g && ic->way[0].version == g->version &&
             ic->version2 == vm->builtins->version) {
-            *sp++ = ic->index >= 0 ? g->table.entries[ic->index].value
-                                   : vm->builtins->table.entries[-ic->index - 1].value;
+            int32_t i = ic->way[0].index;
+            *sp++ = i >= 0 ? g->table.entries[i].value : vm->builtins->table.entries[-i - 1].value;
             NEXT();
         }
         Value *v = dict_get_str(g, names[arg]);
@@ -1683,9 +1718,9 @@ dispatch:
         InlineCache *ic = CACHE(fr, ip);
         if (IS_INSTANCE(obj)) {
             ObjInstance *o = AS_INSTANCE(obj);
-            if (o->klass == ic->owner && o->klass->version == ic->version &&
-                o->fields == NULL && (uint32_t)ic->index < o->nvalues) {
-                sp[-1] = o->values[ic->index];
+            Value *f = field_cached(ic, o);
+            if (f != NULL) {
+                sp[-1] = *f;
                 NEXT();
             }
             if (!(o->klass->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_PROPERTY))) {
@@ -1717,10 +1752,11 @@ dispatch:
         InlineCache *ic = CACHE(fr, ip);
         if (IS_INSTANCE(obj)) {
             ObjInstance *o = AS_INSTANCE(obj);
-            if (o->klass == ic->owner && o->klass->version == ic->version && o->fields == NULL) {
+            CacheWay *w = cache_find(ic, o->klass);
+            if (w != NULL && o->fields == NULL) {
                 // The cached index is [name]'s place in the class's shared keys: rebind it,
                 // or append it when it is the instance's next key.
-                uint32_t i = (uint32_t)ic->index;
+                uint32_t i = (uint32_t)w->index;
                 if (i < o->nvalues) {
                     o->values[i] = sp[-2];
                     sp -= 2;
@@ -1735,12 +1771,18 @@ dispatch:
             }
             if (!o->klass->builtin &&
                 !(o->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY))) {
-                // The general path sets it (special names included); then cache its place.
-                SYNC();
-                if (!attr_set(vm, obj, names[arg], sp[-2])) {
-                    ERROR();
-                }
+                // Rebinding an existing field changes no structure: store in place. A new one
+                // takes the general path (special names included). Then cache its place.
                 Value *f = inst_get(o, names[arg]);
+                if (f != NULL) {
+                    *f = sp[-2];
+                } else {
+                    SYNC();
+                    if (!attr_set(vm, obj, names[arg], sp[-2])) {
+                        ERROR();
+                    }
+                    f = inst_get(o, names[arg]);
+                }
                 if (f != NULL) {
                     fill_field_cache(ic, o, f);
                 }
@@ -1770,11 +1812,11 @@ dispatch:
             // [index]: how many of the class's shared keys were known not to be [name], so an
             // instance with no more fields than that cannot shadow the method.
             ObjInstance *o = AS_INSTANCE(obj);
-            if (o->klass == ic->owner && o->klass->version == ic->version &&
-                ((o->fields == NULL && o->nvalues <= (uint32_t)ic->index) ||
-                 inst_get(o, names[arg]) == NULL)) {
+            CacheWay *w = cache_find(ic, o->klass);
+            if (w != NULL && ((o->fields == NULL && o->nvalues <= (uint32_t)w->index) ||
+                              inst_get(o, names[arg]) == NULL)) {
                 sp[0] = obj;
-                sp[-1] = ic->value;
+                sp[-1] = w->value;
                 sp++;
                 NEXT();
             }
@@ -1786,11 +1828,11 @@ dispatch:
                 sp++;
                 NEXT();
             }
-        } else if (ic->owner != NULL && method_cacheable(obj)) {
-            ObjClass *k = class_of(vm, obj);
-            if (k == ic->owner && k->version == ic->version && !field_shadows(obj, names[arg])) {
+        } else if (ic->way[0].owner != NULL && method_cacheable(obj)) {
+            CacheWay *w = cache_find(ic, class_of(vm, obj));
+            if (w != NULL && !field_shadows(obj, names[arg])) {
                 sp[0] = obj;
-                sp[-1] = ic->value;
+                sp[-1] = w->value;
                 sp++;
                 NEXT();
             }
@@ -1806,17 +1848,16 @@ dispatch:
             Value *found = class_lookup(k, names[arg]);
             if (found != NULL && value_is(*found, m) &&
                 !(k->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_GETATTR))) {
-                ic->owner = k;
-                ic->version = k->version;
-                ic->value = m;
-                ic->index = 0;
+                CacheWay *w = cache_claim(ic, k);
+                w->value = m;
+                w->index = 0;
                 if (IS_INSTANCE(obj)) {
+                    // names in code and shared keys are both interned
                     uint32_t n = 0;
-                    while (n < k->nkeys && k->keys[n] != names[arg] &&
-                           !str_equal(k->keys[n], names[arg])) {
+                    while (n < k->nkeys && k->keys[n] != names[arg]) {
                         n++;
                     }
-                    ic->index = (int32_t)n;
+                    w->index = (int32_t)n;
                 }
             }
         }
@@ -2783,11 +2824,9 @@ generic_compare : {
     CASE(LOAD_FAST_LOAD_ATTR) {
         Value a = slots[arg];
         if (IS_INSTANCE(a)) {
-            ObjInstance *o = AS_INSTANCE(a);
-            InlineCache *ic = CACHE(fr, ip + 1); // LOAD_ATTR's own cache
-            if (o->klass == ic->owner && o->klass->version == ic->version &&
-                o->fields == NULL && (uint32_t)ic->index < o->nvalues) {
-                *sp++ = o->values[ic->index];
+            Value *f = field_cached(CACHE(fr, ip + 1), AS_INSTANCE(a)); // LOAD_ATTR's cache
+            if (f != NULL) {
+                *sp++ = *f;
                 ip++;
                 NEXT();
             }
