@@ -375,7 +375,9 @@ static bool is_weak_kind(const Obj *o) {
 // Clearing costs only what died: surviving objects are never looked at for it.
 static size_t sweep(WkVM *vm) {
     size_t freed = 0, live = 0;
-    Obj *deferred = NULL;
+    // Dying weak kinds wait in walk order, so they reach their free lists in the same order as
+    // everything else: the next allocations then go up through memory, as the first ones did.
+    Obj *deferred = NULL, **deferred_tail = &deferred;
     Obj **link = &vm->gc.objects;
     while (*link != NULL) {
         Obj *o = *link;
@@ -391,8 +393,9 @@ static size_t sweep(WkVM *vm) {
             weak_clear_object(vm, o);
         }
         if (is_weak_kind(o)) {
-            o->next = deferred;
-            deferred = o;
+            o->next = NULL;
+            *deferred_tail = o;
+            deferred_tail = &o->next;
         } else {
             object_free(vm, o);
         }
