@@ -128,7 +128,10 @@
     X(STORE_FAST_LOAD_FAST, 1) /* STORE_FAST; LOAD_FAST */                                    \
     X(INPLACE_STORE_FAST, 1)   /* INPLACE; STORE_FAST */                                      \
     X(CALL_METHOD_POP, 1)      /* CALL_METHOD; POP */                                         \
-    X(COMPARE_POP_JUMP_IF_FALSE, 1) /* LT..IS_NOT; POP_JUMP_IF_FALSE: arg = the comparison */
+    X(COMPARE_POP_JUMP_IF_FALSE, 1) /* LT..IS_NOT; POP_JUMP_IF_FALSE: arg = the comparison */ \
+    X(NONE_COMPARE_POP_JUMP, 1) /* LOAD_CONST None; COMPARE_POP_JUMP_IF_FALSE for IS or      \
+                                   IS_NOT; POP_JUMP_IF_FALSE (three words) */                  \
+    X(JUMP_FOR_ITER, 1)        /* JUMP to a FOR_ITER_STORE_FAST: runs the loop head at once */
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

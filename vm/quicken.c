@@ -74,7 +74,7 @@ static uint32_t fuse(uint32_t first, uint8_t next) {
     }
 }
 
-void quicken(uint32_t *code, int n) {
+void quicken(uint32_t *code, int n, const Value *consts) {
     bool *target = calloc((size_t)n + 1, sizeof(bool));
     if (target == NULL) {
         return; // unfused code runs the same, only slower
@@ -85,6 +85,12 @@ void quicken(uint32_t *code, int n) {
             target[to] = true;
         }
     }
+    // Pairs, left to right; a second word is marked so it starts no pair of its own.
+    bool *second = calloc((size_t)n + 1, sizeof(bool));
+    if (second == NULL) {
+        free(target);
+        return;
+    }
     for (int i = 0; i + 1 < n; i++) {
         if (target[i + 1]) {
             continue;
@@ -92,8 +98,26 @@ void quicken(uint32_t *code, int n) {
         uint32_t fused = fuse(code[i], OPCODE_OP(code[i + 1]));
         if (fused != 0) {
             code[i] = fused;
+            second[i + 1] = true;
             i++; // the second word stays a plain instruction
         }
     }
+    for (int i = 0; i < n; i++) {
+        uint32_t w = code[i];
+        // `x is None` / `x is not None` as a condition: LOAD_CONST None and the fused
+        // comparison and jump after it become one dispatch.
+        if (OPCODE_OP(w) == OPCODE_LOAD_CONST && !second[i] && i + 2 < n && !target[i + 1] &&
+            !target[i + 2] && OPCODE_OP(code[i + 1]) == OPCODE_COMPARE_POP_JUMP_IF_FALSE &&
+            (OPCODE_ARG(code[i + 1]) == OPCODE_IS || OPCODE_ARG(code[i + 1]) == OPCODE_IS_NOT) &&
+            IS_NONE(consts[OPCODE_ARG(w)])) {
+            code[i] = OPCODE_MAKE(OPCODE_NONE_COMPARE_POP_JUMP, OPCODE_ARG(w));
+        }
+        // A for loop's back edge runs the loop head without another dispatch.
+        if (OPCODE_OP(w) == OPCODE_JUMP && !second[i] && OPCODE_ARG(w) < (uint32_t)n &&
+            OPCODE_OP(code[OPCODE_ARG(w)]) == OPCODE_FOR_ITER_STORE_FAST) {
+            code[i] = OPCODE_MAKE(OPCODE_JUMP_FOR_ITER, OPCODE_ARG(w));
+        }
+    }
+    free(second);
     free(target);
 }

@@ -143,7 +143,6 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
     c->filename = str_intern(vm, p->filename, strlen(p->filename));
     c->code = gc_realloc(vm, NULL, 0, sizeof(uint32_t) * (size_t)p->ncode);
     memcpy(c->code, p->code, sizeof(uint32_t) * (size_t)p->ncode);
-    quicken(c->code, p->ncode);
     c->pos = gc_realloc(vm, NULL, 0, sizeof(ProtoPos) * (size_t)p->ncode);
     memcpy(c->pos, p->pos, sizeof(ProtoPos) * (size_t)p->ncode);
     c->ncode = p->ncode;
@@ -168,6 +167,7 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
         *lists[l].n = lists[l].count;
         fill_names(vm, *lists[l].dst, lists[l].src, lists[l].count);
     }
+    quicken(c->code, c->ncode, c->consts);
     c->cache = calloc((size_t)p->ncode + 1, sizeof(InlineCache));
     if (c->cache == NULL) {
         fputs("wk: out of memory\n", stderr);
@@ -2900,6 +2900,22 @@ generic_compare : {
         sp -= 2;
         ip = t ? ip + 1 : fr->code->code + OPCODE_ARG(*ip);
         NEXT();
+    }
+    CASE(NONE_COMPARE_POP_JUMP) {
+        // [ip] is at the comparison (IS or IS_NOT), [ip + 1] at the jump.
+        bool none = IS_NONE(sp[-1]);
+        bool t = OPCODE_ARG(ip[0]) == OPCODE_IS ? none : !none;
+        sp--;
+        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);
+        NEXT();
+    }
+    CASE(JUMP_FOR_ITER) {
+        if (vm->interrupted || weak_has_pending(vm)) {
+            goto L_JUMP;
+        }
+        ip = fr->code->code + arg;
+        FETCH();
+        goto L_FOR_ITER_STORE_FAST;
     }
     CASE(PRINT_EXPR) {
         SYNC();
