@@ -1476,18 +1476,46 @@ NATIVE(wdict_update) {
     return dict_update_from(vm, t, argc > 1 ? args[1] : NONE_VAL, kwargs);
 }
 
-NATIVE(wdict_getitem) {
-    SELF(DICTS);
+// t[key] of a weak dictionary; KeyError when missing.
+static bool wdict_get_item(WkVM *vm, ObjWeakTable *t, Value key, Value *out) {
     int32_t n;
-    if (!table_lookup(vm, t, args[1], false, &n)) {
+    if (!table_lookup(vm, t, key, false, &n)) {
         return false;
     }
     if (n < 0) {
-        return raise_missing(vm, t, args[1]);
+        return raise_missing(vm, t, key);
     }
     WeakEntry *e = &t->entries[n];
-    *result = (t->obj.flags & WT_VALUES) ? OBJ_VAL(e->weak) : e->strong;
+    *out = (t->obj.flags & WT_VALUES) ? OBJ_VAL(e->weak) : e->strong;
     return true;
+}
+
+// del t[key] of a weak dictionary; KeyError when missing.
+static bool wdict_del_item(WkVM *vm, ObjWeakTable *t, Value key) {
+    int32_t n;
+    if (!table_lookup(vm, t, key, false, &n)) {
+        return false;
+    }
+    if (n < 0) {
+        return raise_missing(vm, t, key);
+    }
+    table_remove_at(vm, t, n);
+    return true;
+}
+
+// key in t, for every kind: False for unweakrefable keys of weakly keyed tables.
+static bool table_contains(WkVM *vm, ObjWeakTable *t, Value key, bool *out) {
+    int32_t n;
+    if (!table_lookup(vm, t, key, true, &n)) {
+        return false;
+    }
+    *out = n >= 0;
+    return true;
+}
+
+NATIVE(wdict_getitem) {
+    SELF(DICTS);
+    return wdict_get_item(vm, t, args[1], result);
 }
 
 NATIVE(wdict_setitem) {
@@ -1498,26 +1526,16 @@ NATIVE(wdict_setitem) {
 
 NATIVE(wdict_delitem) {
     SELF(DICTS);
-    int32_t n;
-    if (!table_lookup(vm, t, args[1], false, &n)) {
-        return false;
-    }
-    if (n < 0) {
-        return raise_missing(vm, t, args[1]);
-    }
-    table_remove_at(vm, t, n);
     *result = NONE_VAL;
-    return true;
+    return wdict_del_item(vm, t, args[1]);
 }
 
 NATIVE(wdict_contains) {
     SELF(DICTS);
-    int32_t n;
-    if (!table_lookup(vm, t, args[1], true, &n)) {
-        return false;
-    }
-    *result = BOOL_VAL(n >= 0);
-    return true;
+    bool in = false;
+    bool ok = table_contains(vm, t, args[1], &in);
+    *result = BOOL_VAL(in);
+    return ok;
 }
 
 NATIVE(wdict_get) {
@@ -1741,12 +1759,10 @@ NATIVE(wset_add) {
 
 NATIVE(wset_contains) {
     SELF(WT_SET);
-    int32_t n;
-    if (!table_lookup(vm, t, args[1], true, &n)) {
-        return false;
-    }
-    *result = BOOL_VAL(n >= 0);
-    return true;
+    bool in = false;
+    bool ok = table_contains(vm, t, args[1], &in);
+    *result = BOOL_VAL(in);
+    return ok;
 }
 
 NATIVE(wset_discard) {
@@ -1818,12 +1834,7 @@ static ObjWeakTable *wset_new_like(WkVM *vm, ObjWeakTable *t) {
 
 // Membership of [item] in [t] (False for unweakrefable items).
 static bool wset_has(WkVM *vm, ObjWeakTable *t, Value item, bool *out) {
-    int32_t n;
-    if (!table_lookup(vm, t, item, true, &n)) {
-        return false;
-    }
-    *out = n >= 0;
-    return true;
+    return table_contains(vm, t, item, out);
 }
 
 // A snapshot list of the live members of [t] (stable while wk code runs).
@@ -2147,6 +2158,82 @@ NATIVE(wset_repr) {
     strbuf_addc(&b, '}');
     *result = OBJ_VAL(strbuf_finish(vm, &b));
     return true;
+}
+
+// ---- Fast paths for vm/ops.c ------------------------------------------------------------------
+
+// The built-in class of container [o]'s kind.
+static ObjClass *builtin_table_class(WkVM *vm, Obj *o) {
+    return (o->flags & WT_KEYS)     ? vm->cls.weakkeydict
+           : (o->flags & WT_VALUES) ? vm->cls.weakvaluedict
+                                    : vm->cls.weakset;
+}
+
+// The native that implements [op] for container [o]'s kind (NULL: none), with the dunder's
+// name and cached class bit, as ops.c's generic dispatch would look it up.
+static NativeFn item_native_fn(WkVM *vm, Obj *o, ModWeakrefItemOp op, ObjStr **name,
+                               uint32_t *bit) {
+    bool set = (o->flags & WT_SET) != 0;
+    switch (op) {
+    case MOD_WEAKREF_GETITEM:
+        *name = vm->names.__getitem__;
+        *bit = CLASS_D_GETITEM;
+        return set ? NULL : wdict_getitem;
+    case MOD_WEAKREF_SETITEM:
+        *name = vm->names.__setitem__;
+        *bit = CLASS_D_SETITEM;
+        return set ? NULL : wdict_setitem;
+    case MOD_WEAKREF_DELITEM:
+        *name = vm->names.__delitem__;
+        *bit = CLASS_D_DELITEM;
+        return set ? NULL : wdict_delitem;
+    case MOD_WEAKREF_CONTAINS:
+        *name = vm->names.__contains__;
+        *bit = CLASS_D_CONTAINS;
+        return set ? wset_contains : wdict_contains;
+    }
+    return NULL;
+}
+
+// Built-in classes are immutable, so the exact class always resolves to its native; a
+// subclass does when the dunder it inherits is that very native (unbound), which is what the
+// generic path would call with (self, key[, value]).
+bool mod_weakref_item_native(WkVM *vm, Value obj, ModWeakrefItemOp op) {
+    Obj *o = AS_OBJ(obj);
+    if (o->flags & WT_ITER) {
+        return false;
+    }
+    ObjStr *name;
+    uint32_t bit;
+    NativeFn fn = item_native_fn(vm, o, op, &name, &bit);
+    if (fn == NULL) {
+        return false;
+    }
+    ObjClass *k = ((ObjWeakTable *)o)->klass;
+    if (k == NULL || k == builtin_table_class(vm, o)) {
+        return true;
+    }
+    if (!(k->dunders & bit)) {
+        return false;
+    }
+    Value *d = class_lookup_own(vm, k, name);
+    return d != NULL && IS_NATIVE(*d) && AS_NATIVE(*d)->fn == fn && IS_EMPTY(AS_NATIVE(*d)->self);
+}
+
+bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out) {
+    return wdict_get_item(vm, as_table(obj), key, out);
+}
+
+bool mod_weakref_setitem(WkVM *vm, Value obj, Value key, Value value) {
+    return table_set(vm, as_table(obj), key, value);
+}
+
+bool mod_weakref_delitem(WkVM *vm, Value obj, Value key) {
+    return wdict_del_item(vm, as_table(obj), key);
+}
+
+bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out) {
+    return table_contains(vm, as_table(obj), key, out);
 }
 
 // ---- finalize --------------------------------------------------------------------------------

@@ -43,6 +43,30 @@ WK_NODISCARD bool mod_weakref_new_instance(WkVM *vm, ObjClass *klass, int argc, 
 // return true; false means "not handled here, call it the usual way". Never allocates.
 bool mod_weakref_call_fast(WkVM *vm, Value callee, Value *out);
 
+// ---- Container fast paths (for vm/ops.c) -----------------------------------------------------
+
+// The item protocols a weak container implements natively.
+typedef enum {
+    MOD_WEAKREF_GETITEM,  // __getitem__ (the dictionaries)
+    MOD_WEAKREF_SETITEM,  // __setitem__ (the dictionaries)
+    MOD_WEAKREF_DELITEM,  // __delitem__ (the dictionaries)
+    MOD_WEAKREF_CONTAINS, // __contains__ (the dictionaries and WeakSet)
+} ModWeakrefItemOp;
+
+// True when [obj] (an OBJ_WEAKDICT or OBJ_WEAKSET value) is a weak container whose class
+// resolves [op]'s dunder to the built-in native: the exact class, or a subclass that does not
+// override it. Then ops.c may call the mod_weakref_* function below instead of dispatching
+// the dunder, with the same result. Never allocates, never raises.
+bool mod_weakref_item_native(WkVM *vm, Value obj, ModWeakrefItemOp op);
+// [obj][key], [obj][key] = [value], del [obj][key], [key] in [obj] for a container that
+// mod_weakref_item_native accepted for that op. The caller keeps [obj], [key] and [value]
+// reachable (they are on the VM stack). May allocate, and run __hash__/__eq__ of the keys;
+// false with an exception pending (KeyError, TypeError, or what those raised).
+WK_NODISCARD bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out);
+WK_NODISCARD bool mod_weakref_setitem(WkVM *vm, Value obj, Value key, Value value);
+WK_NODISCARD bool mod_weakref_delitem(WkVM *vm, Value obj, Value key);
+WK_NODISCARD bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out);
+
 // ---- Proxies (for vm/attr.c and vm/ops.c) -------------------------------------------------------
 
 // When [*v] is a proxy, replace it with its referent; ReferenceError when the proxy is dead.
