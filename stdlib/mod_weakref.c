@@ -1252,11 +1252,14 @@ NATIVE(witer_iter) {
     return true;
 }
 
-NATIVE(witer_next) {
-    ObjWeakIter *it = (ObjWeakIter *)AS_OBJ(args[0]);
+// One step of [it]: the next live entry's item in [*out], or *done at the end.
+static bool iter_step(WkVM *vm, ObjWeakIter *it, Value *out, bool *done) {
+    *done = false;
     ObjWeakTable *t = it->table;
     if (t == NULL) {
-        return exc_raise_value(vm, OBJ_VAL(vm->cls.StopIteration));
+        *done = true;
+        *out = NONE_VAL;
+        return true;
     }
     if (t->version != it->version) {
         iter_finish(vm, it);
@@ -1266,11 +1269,21 @@ NATIVE(witer_next) {
     while (it->pos < t->used) {
         WeakEntry *e = &t->entries[it->pos++];
         if (e->weak != NULL) {
-            return entry_item(vm, t, e, it->what, result);
+            return entry_item(vm, t, e, it->what, out);
         }
     }
     iter_finish(vm, it);
-    return exc_raise_value(vm, OBJ_VAL(vm->cls.StopIteration));
+    *done = true;
+    *out = NONE_VAL;
+    return true;
+}
+
+NATIVE(witer_next) {
+    bool done;
+    if (!iter_step(vm, (ObjWeakIter *)AS_OBJ(args[0]), result, &done)) {
+        return false;
+    }
+    return !done || exc_raise_value(vm, OBJ_VAL(vm->cls.StopIteration));
 }
 
 // ---- Weak tables: shared methods ---------------------------------------------------------------
@@ -2234,6 +2247,14 @@ bool mod_weakref_delitem(WkVM *vm, Value obj, Value key) {
 
 bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out) {
     return table_contains(vm, as_table(obj), key, out);
+}
+
+bool mod_weakref_is_iterator(Value v) {
+    return (IS_KIND(v, OBJ_WEAKSET) || IS_KIND(v, OBJ_WEAKDICT)) && (AS_OBJ(v)->flags & WT_ITER);
+}
+
+bool mod_weakref_iter_next(WkVM *vm, Value it, Value *out, bool *done) {
+    return iter_step(vm, (ObjWeakIter *)AS_OBJ(it), out, done);
 }
 
 // ---- finalize --------------------------------------------------------------------------------

@@ -67,6 +67,13 @@ WK_NODISCARD bool mod_weakref_setitem(WkVM *vm, Value obj, Value key, Value valu
 WK_NODISCARD bool mod_weakref_delitem(WkVM *vm, Value obj, Value key);
 WK_NODISCARD bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out);
 
+// True when [v] is an iterator over a weak container (its class is private and fixed).
+bool mod_weakref_is_iterator(Value v);
+// next() of such an iterator [it]: the item in [*out], or *done at the end (no StopIteration
+// is raised). RuntimeError when the container changed size meanwhile. May allocate (items()
+// tuples, keyrefs); false with an exception pending.
+WK_NODISCARD bool mod_weakref_iter_next(WkVM *vm, Value it, Value *out, bool *done);
+
 // ---- Proxies (for vm/attr.c and vm/ops.c) -------------------------------------------------------
 
 // When [*v] is a proxy, replace it with its referent; ReferenceError when the proxy is dead.

@@ -2,8 +2,8 @@
 // containment, subscripts, iteration and len. Each protocol handles the built-in kinds first
 // (through the types' helpers in str.h, list.h, dict.h, num.h, iter.h), then dispatches to
 // dunder methods on instances, exceptions and the weakref kinds, found through the class. The
-// weak containers' item protocols call stdlib/mod_weakref.h directly while their class uses
-// the built-in natives (the same functions the dunders would reach).
+// weak containers' item protocols and iterators call stdlib/mod_weakref.h directly while their
+// class uses the built-in natives (the same functions the dunders would reach).
 #include "vm/ops.h"
 
 #include <math.h>
@@ -1779,6 +1779,9 @@ bool ops_next(WkVM *vm, Value it, Value *out, bool *done) {
             return true;
         }
         return vm_gen_resume(vm, g, NONE_VAL, out, done);
+    }
+    if (mod_weakref_is_iterator(it)) {
+        return mod_weakref_iter_next(vm, it, out, done);
     }
     Value *d = find_dunder(vm, it, CLASS_D_NEXT, vm->names.__next__);
     if (d == NULL) {
