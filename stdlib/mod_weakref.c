@@ -18,6 +18,7 @@
 #include "vm/dict.h"
 #include "vm/exc.h"
 #include "vm/list.h"
+#include "vm/num.h"
 #include "vm/opcode.h"
 #include "vm/ops.h"
 #include "vm/str.h"
@@ -937,21 +938,39 @@ static bool keys_equal(WkVM *vm, Value a, Value b, bool *eq) {
     return ops_equal(vm, a, b, eq);
 }
 
-// The entry number of [key] (hash [h]) or -1. May call __eq__ (restarts if it changed [t]).
-static bool table_find(WkVM *vm, ObjWeakTable *t, Value key, uint64_t h, int32_t *out) {
+// No index position (the table has no index yet, or it was rebuilt since the probe).
+#define NO_SLOT UINT32_MAX
+
+// The entry number of [key] (hash [h]) or -1. When absent, *free is where an insert belongs:
+// the first index position on the probe path that holds no live entry (a deleted or purged
+// entry's position is reused, so churn does not lengthen the probe paths), or NO_SLOT when
+// there is no index. May call __eq__ (restarts if that changed [t]).
+static bool table_find(WkVM *vm, ObjWeakTable *t, Value key, uint64_t h, int32_t *out,
+                       uint32_t *free) {
 restart:
     *out = -1;
+    *free = NO_SLOT;
     if (t->mask == 0) {
         return true;
     }
+    uint32_t mask = t->mask;
     uint64_t perturb = h;
-    for (uint32_t i = (uint32_t)h & t->mask;; i = probe_next(i, &perturb, t->mask)) {
+    for (uint32_t i = (uint32_t)h & mask;; i = probe_next(i, &perturb, mask)) {
         int32_t n = t->index[i];
         if (n < 0) {
+            if (*free == NO_SLOT) {
+                *free = i;
+            }
             return true;
         }
         WeakEntry *e = &t->entries[n];
-        if (e->weak == NULL || e->hash != h) {
+        if (e->weak == NULL) {
+            if (*free == NO_SLOT) {
+                *free = i;
+            }
+            continue;
+        }
+        if (e->hash != h) {
             continue;
         }
         Value k = entry_key(t, e);
@@ -974,6 +993,20 @@ restart:
             *out = n;
             return true;
         }
+    }
+}
+
+// Where a new entry of hash [h] goes in the index: the first position without a live entry.
+static uint32_t index_free_slot(ObjWeakTable *t, uint64_t h) {
+    uint32_t mask = t->mask;
+    uint64_t perturb = h;
+    uint32_t i = (uint32_t)h & mask;
+    for (;;) {
+        int32_t n = t->index[i];
+        if (n < 0 || t->entries[n].weak == NULL) {
+            return i;
+        }
+        i = probe_next(i, &perturb, mask);
     }
 }
 
@@ -1023,11 +1056,21 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
     t->mutations++;
 }
 
-// Append a new entry (the key is known to be absent) and register its weak slot.
-static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uint64_t h) {
+// Append a new entry (the key is known to be absent) and register its weak slot. [slot] is
+// the index position table_find chose (NO_SLOT: probe again); it is stale after a resize.
+static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uint64_t h,
+                         uint32_t slot) {
     if (t->used == t->cap) {
+        // the resize may collect: keep the new entry's objects alive meanwhile
+        gc_push_root(vm, OBJ_VAL(weak));
+        gc_push_root(vm, strong);
         uint32_t want = t->live * 2;
         table_resize(vm, t, want < 8 ? 8 : want);
+        gc_pop_roots(vm, 2);
+        slot = NO_SLOT;
+    }
+    if (slot == NO_SLOT) {
+        slot = index_free_slot(t, h);
     }
     uint32_t n = t->used++;
     WeakEntry *e = &t->entries[n];
@@ -1036,12 +1079,7 @@ static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uin
     e->hash = h;
     e->pad = 0;
     e->slot = weak_slot_add(vm, weak, &t->obj, n, WEAK_SLOT_OTHER);
-    uint64_t perturb = h;
-    uint32_t j = (uint32_t)h & t->mask;
-    while (t->index[j] >= 0) {
-        j = probe_next(j, &perturb, t->mask);
-    }
-    t->index[j] = (int32_t)n;
+    t->index[slot] = (int32_t)n;
     t->live++;
     t->version++;
     t->mutations++;
@@ -1067,8 +1105,16 @@ static void table_clear(WkVM *vm, ObjWeakTable *t) {
     }
 }
 
+// ops_hash of an object without __hash__ and __eq__ (ops.c's pointer hash): weak keys that
+// use it must hash as they would anywhere else, since an equal key of another type may be
+// looked up with the same hash.
+static inline uint64_t identity_hash(const Obj *o) {
+    uintptr_t y = (uintptr_t)o;
+    return (uint64_t)((y >> 4) | (y << (8 * sizeof(y) - 4)));
+}
+
 // The hash of a key: the object's own for weak keys (TypeError when not weakrefable).
-static bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
+static bool key_hash_slow(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
     if (!(t->obj.flags & WT_VALUES)) {
         if (!check_weakrefable(vm, key)) {
             return false;
@@ -1081,8 +1127,30 @@ static bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
     return ops_hash(vm, key, h);
 }
 
+// key_hash_slow, answered inline for the common keys: instances of classes that define
+// neither __hash__ nor __eq__ (what ops_hash would compute, without the dispatch), and the
+// ints and strs that key a WeakValueDictionary.
+static inline bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
+    if (IS_OBJ(key)) {
+        Obj *o = AS_OBJ(key);
+        if (o->type == OBJ_INSTANCE &&
+            !(((ObjInstance *)o)->klass->dunders & (CLASS_D_HASH | CLASS_D_EQ))) {
+            *h = identity_hash(o);
+            return true;
+        }
+        if (o->type == OBJ_STR && (t->obj.flags & WT_VALUES)) {
+            *h = str_hash((ObjStr *)o);
+            return true;
+        }
+    } else if (IS_INT(key) && (t->obj.flags & WT_VALUES)) {
+        *h = num_hash_int(AS_INT(key));
+        return true;
+    }
+    return key_hash_slow(vm, t, key, h);
+}
+
 // t[key] = value for any kind ([value] ignored by WeakSet). Replaces in place (a new slot
-// when a WeakValueDictionary's value changes).
+// when a WeakValueDictionary's value changes). One probe finds the key or its insert position.
 static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
     uint64_t h;
     if ((t->obj.flags & WT_VALUES) && !check_weakrefable(vm, value)) {
@@ -1092,7 +1160,8 @@ static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
         return false;
     }
     int32_t n;
-    if (!table_find(vm, t, key, h, &n)) {
+    uint32_t slot;
+    if (!table_find(vm, t, key, h, &n, &slot)) {
         return false;
     }
     if (t->obj.flags & WT_VALUES) {
@@ -1107,14 +1176,14 @@ static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
             t->mutations++;
             return true;
         }
-        table_insert(vm, t, AS_OBJ(value), key, h);
+        table_insert(vm, t, AS_OBJ(value), key, h, slot);
         return true;
     }
     if (n >= 0) {
         t->entries[n].strong = (t->obj.flags & WT_SET) ? NONE_VAL : value;
         return true;
     }
-    table_insert(vm, t, AS_OBJ(key), (t->obj.flags & WT_SET) ? NONE_VAL : value, h);
+    table_insert(vm, t, AS_OBJ(key), (t->obj.flags & WT_SET) ? NONE_VAL : value, h, slot);
     return true;
 }
 
@@ -1129,7 +1198,8 @@ static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int
     if (!key_hash(vm, t, key, &h)) {
         return false;
     }
-    return table_find(vm, t, key, h, n);
+    uint32_t slot;
+    return table_find(vm, t, key, h, n, &slot);
 }
 
 // ---- Weak tables: holder hooks ---------------------------------------------------------------
