@@ -2252,55 +2252,57 @@ static ObjClass *builtin_table_class(WkVM *vm, Obj *o) {
                                     : vm->cls.weakset;
 }
 
-// The native that implements [op] for container [o]'s kind (NULL: none), with the dunder's
-// name and cached class bit, as ops.c's generic dispatch would look it up.
+// The native that implements [op] for container [o]'s kind, with the dunder's name and cached
+// class bit, as ops.c's generic dispatch would look it up.
 static NativeFn item_native_fn(WkVM *vm, Obj *o, ModWeakrefItemOp op, ObjStr **name,
                                uint32_t *bit) {
-    bool set = (o->flags & WT_SET) != 0;
     switch (op) {
     case MOD_WEAKREF_GETITEM:
         *name = vm->names.__getitem__;
         *bit = CLASS_D_GETITEM;
-        return set ? NULL : wdict_getitem;
+        return wdict_getitem;
     case MOD_WEAKREF_SETITEM:
         *name = vm->names.__setitem__;
         *bit = CLASS_D_SETITEM;
-        return set ? NULL : wdict_setitem;
+        return wdict_setitem;
     case MOD_WEAKREF_DELITEM:
         *name = vm->names.__delitem__;
         *bit = CLASS_D_DELITEM;
-        return set ? NULL : wdict_delitem;
+        return wdict_delitem;
     case MOD_WEAKREF_CONTAINS:
+    default:
         *name = vm->names.__contains__;
         *bit = CLASS_D_CONTAINS;
-        return set ? wset_contains : wdict_contains;
+        return (o->flags & WT_SET) ? wset_contains : wdict_contains;
     }
-    return NULL;
 }
 
-// Built-in classes are immutable, so the exact class always resolves to its native; a
-// subclass does when the dunder it inherits is that very native (unbound), which is what the
-// generic path would call with (self, key[, value]).
-bool mod_weakref_item_native(WkVM *vm, Value obj, ModWeakrefItemOp op) {
-    Obj *o = AS_OBJ(obj);
-    if (o->flags & WT_ITER) {
-        return false;
-    }
+// A subclass [k] of container [o]'s class uses the native for [op] when the dunder it
+// resolves is that very native, unbound: what the generic path would call with (self, ...).
+static bool subclass_uses_native(WkVM *vm, Obj *o, ObjClass *k, ModWeakrefItemOp op) {
     ObjStr *name;
     uint32_t bit;
     NativeFn fn = item_native_fn(vm, o, op, &name, &bit);
-    if (fn == NULL) {
-        return false;
-    }
-    ObjClass *k = ((ObjWeakTable *)o)->klass;
-    if (k == NULL || k == builtin_table_class(vm, o)) {
-        return true;
-    }
     if (!(k->dunders & bit)) {
         return false;
     }
     Value *d = class_lookup_own(vm, k, name);
     return d != NULL && IS_NATIVE(*d) && AS_NATIVE(*d)->fn == fn && IS_EMPTY(AS_NATIVE(*d)->self);
+}
+
+// Built-in classes are immutable, so the exact class always resolves to its native.
+bool mod_weakref_item_native(WkVM *vm, Value obj, ModWeakrefItemOp op) {
+    Obj *o = AS_OBJ(obj);
+    if (o->flags & WT_ITER) {
+        return false;
+    }
+    // WeakSet has no item access: ws[x] stays a TypeError of the generic path
+    bool has = op == MOD_WEAKREF_CONTAINS || !(o->flags & WT_SET);
+    ObjClass *k = ((ObjWeakTable *)o)->klass;
+    if (k == NULL || k == builtin_table_class(vm, o)) {
+        return has;
+    }
+    return has && subclass_uses_native(vm, o, k, op);
 }
 
 bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out) {
