@@ -299,6 +299,15 @@ static bool ref_new(WkVM *vm, ObjClass *klass, int argc, Value *args, ObjDict *k
     return make_ref(vm, args[0], cb, klass == vm->cls.ref ? NULL : klass, false, out);
 }
 
+bool mod_weakref_ref_fast(WkVM *vm, ObjClass *klass, int argc, Value *args, Value *out) {
+    if (klass != vm->cls.ref || argc < 1 || argc > 2) {
+        return class_call(vm, klass, argc, args, NULL, out);
+    }
+    // what class_call does for the exact class: ref_new, then ref_init, which accepts the
+    // same one or two arguments and does nothing
+    return make_ref(vm, args[0], argc > 1 ? args[1] : NONE_VAL, NULL, false, out);
+}
+
 static bool weakmethod_new(WkVM *vm, ObjClass *klass, int argc, Value *args, Value *out) {
     if (argc < 1 || argc > 2) {
         return exc_raise(vm, vm->cls.TypeError,
@@ -344,7 +353,8 @@ static bool self_ref(WkVM *vm, Value self, ObjWeakRef **out) {
     return true;
 }
 
-// ref.__init__ accepts what __new__ did (subclasses call it through super()).
+// ref.__init__ accepts what __new__ did (subclasses call it through super()). It does
+// nothing, which lets mod_weakref_ref_fast skip it for the exact class.
 NATIVE(ref_init) {
     *result = NONE_VAL;
     return true;

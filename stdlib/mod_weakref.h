@@ -38,6 +38,16 @@ ObjDict **mod_weakref_fields(Obj *o);
 WK_NODISCARD bool mod_weakref_new_instance(WkVM *vm, ObjClass *klass, int argc, Value *args,
                                            ObjDict *kwargs, Value *out);
 
+// Fast path for calling class [klass] with [argc] positional [args] and no keyword arguments,
+// meant for vm/vm.c's call path when [klass] is exactly vm->cls.ref: weakref.ref(obj) and
+// weakref.ref(obj, callback) build (or share) the ref directly, skipping class_call and the
+// no-op ref.__init__ (built-in classes are immutable, so that __init__ cannot change). Any
+// other class or arity goes through class_call, so the result is always that of the call.
+// The caller keeps [args] reachable (on the VM stack). The ref, or the shared basic ref, goes
+// into [*out]. May allocate; false with an exception pending (TypeError as ref() raises it).
+WK_NODISCARD bool mod_weakref_ref_fast(WkVM *vm, ObjClass *klass, int argc, Value *args,
+                                       Value *out);
+
 // Fast path for calling a ref with no arguments (vm_call): when [callee] is a ref whose class
 // uses the built-in __call__ (not a WeakMethod), store its referent or None in [*out] and
 // return true; false means "not handled here, call it the usual way". Never allocates.
