@@ -2814,15 +2814,23 @@ static ObjClass *make_class(WkVM *vm, ObjDict *globals, const char *name, ObjCla
                             ObjType kind, const MethodDef *methods) {
     ObjDict *ns = dict_new(vm);
     gc_push_root(vm, OBJ_VAL(ns));
+    // the natives go straight into the namespace (what class_add_native stores), so the class
+    // is refreshed once below instead of once per method
+    for (const MethodDef *m = methods; m != NULL && m->name != NULL; m++) {
+        ObjNative *n = class_native_new(vm, m->name, m->fn, m->min, m->max, m->kwargs);
+        n->obj.flags |= NATIVE_METHOD;
+        gc_push_root(vm, OBJ_VAL(n));
+        ObjStr *key = str_intern(vm, m->name, strlen(m->name));
+        gc_push_root(vm, OBJ_VAL(key));
+        dict_set_str(vm, ns, key, OBJ_VAL(n));
+        gc_pop_roots(vm, 2);
+    }
     ObjClass *c = class_new(vm, str_from_cstr(vm, name), base, ns);
     gc_pop_root(vm);
     gc_push_root(vm, OBJ_VAL(c));
     c->module = str_from_cstr(vm, "weakref");
     c->instance_kind = (uint8_t)kind;
     c->builtin = true;
-    for (const MethodDef *m = methods; m != NULL && m->name != NULL; m++) {
-        class_add_native(vm, c, m->name, m->fn, m->min, m->max, m->kwargs);
-    }
     if (globals != NULL) {
         dict_set_str(vm, globals, str_from_cstr(vm, name), OBJ_VAL(c));
     }
