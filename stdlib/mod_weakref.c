@@ -951,12 +951,26 @@ static bool keys_equal(WkVM *vm, Value a, Value b, bool *eq) {
 // No index position (the table has no index yet, or it was rebuilt since the probe).
 #define NO_SLOT UINT32_MAX
 
+// Whether entry [n]'s key (hash equal to [key]'s) equals [key] by __eq__: *eq, or *changed
+// when the comparison mutated [t] (the probe must restart). Kept out of line: the probe loop
+// below stays small, and identical keys never get here.
+static __attribute__((noinline)) bool entry_key_equals(WkVM *vm, ObjWeakTable *t, int32_t n,
+                                                       Value key, bool *eq, bool *changed) {
+    Value k = entry_key(t, &t->entries[n]);
+    uint32_t stamp = t->mutations;
+    gc_push_root(vm, k);
+    bool ok = keys_equal(vm, k, key, eq);
+    gc_pop_root(vm);
+    *changed = ok && t->mutations != stamp;
+    return ok;
+}
+
 // The entry number of [key] (hash [h]) or -1. When absent, *free is where an insert belongs:
 // the first index position on the probe path that holds no live entry (a deleted or purged
 // entry's position is reused, so churn does not lengthen the probe paths), or NO_SLOT when
 // there is no index. May call __eq__ (restarts if that changed [t]).
-static bool table_find(WkVM *vm, ObjWeakTable *t, Value key, uint64_t h, int32_t *out,
-                       uint32_t *free) {
+static inline bool table_find(WkVM *vm, ObjWeakTable *t, Value key, uint64_t h, int32_t *out,
+                              uint32_t *free) {
 restart:
     *out = -1;
     *free = NO_SLOT;
@@ -983,20 +997,15 @@ restart:
         if (e->hash != h) {
             continue;
         }
-        Value k = entry_key(t, e);
-        if (value_is(k, key)) {
+        if (value_is(entry_key(t, e), key)) {
             *out = n;
             return true;
         }
-        uint32_t stamp = t->mutations;
-        gc_push_root(vm, k);
-        bool eq;
-        bool ok = keys_equal(vm, k, key, &eq);
-        gc_pop_root(vm);
-        if (!ok) {
+        bool eq, changed;
+        if (!entry_key_equals(vm, t, n, key, &eq, &changed)) {
             return false;
         }
-        if (t->mutations != stamp) {
+        if (changed) {
             goto restart;
         }
         if (eq) {
