@@ -65,6 +65,7 @@ enum {
     WT_VALUES = 0x02, // WeakValueDictionary
     WT_SET = 0x04,    // WeakSet
     WT_ITER = 0x08,   // an iterator over one of them (ObjWeakIter)
+    WT_EXACT = 0x10,  // a container of exactly the built-in class (its klass never changes)
 };
 
 // One entry. [weak] is the weakly held object (key of a WeakKeyDictionary, value of a
@@ -911,6 +912,13 @@ static inline uint32_t probe_next(uint32_t i, uint64_t *perturb, uint32_t mask) 
 
 static ObjWeakTable *table_new(WkVM *vm, ObjType type, uint8_t flags, ObjClass *klass) {
     ObjWeakTable *t = (ObjWeakTable *)gc_alloc_object(vm, sizeof(ObjWeakTable), type);
+    ObjClass *exact = (flags & WT_KEYS)     ? vm->cls.weakkeydict
+                      : (flags & WT_VALUES) ? vm->cls.weakvaluedict
+                                            : vm->cls.weakset;
+    flags = (uint8_t)(flags & ~WT_EXACT);
+    if (klass == NULL || klass == exact) {
+        flags |= WT_EXACT;
+    }
     t->obj.flags = flags;
     t->klass = klass;
     t->fields = NULL;
@@ -2264,13 +2272,6 @@ NATIVE(wset_repr) {
 
 // ---- Fast paths for vm/ops.c ------------------------------------------------------------------
 
-// The built-in class of container [o]'s kind.
-static ObjClass *builtin_table_class(WkVM *vm, Obj *o) {
-    return (o->flags & WT_KEYS)     ? vm->cls.weakkeydict
-           : (o->flags & WT_VALUES) ? vm->cls.weakvaluedict
-                                    : vm->cls.weakset;
-}
-
 // The native that implements [op] for container [o]'s kind, with the dunder's name and cached
 // class bit, as ops.c's generic dispatch would look it up.
 static NativeFn item_native_fn(WkVM *vm, Obj *o, ModWeakrefItemOp op, ObjStr **name,
@@ -2312,16 +2313,16 @@ static bool subclass_uses_native(WkVM *vm, Obj *o, ObjClass *k, ModWeakrefItemOp
 // Built-in classes are immutable, so the exact class always resolves to its native.
 bool mod_weakref_item_native(WkVM *vm, Value obj, ModWeakrefItemOp op) {
     Obj *o = AS_OBJ(obj);
-    if (o->flags & WT_ITER) {
-        return false;
-    }
+    uint8_t f = o->flags;
     // WeakSet has no item access: ws[x] stays a TypeError of the generic path
-    bool has = op == MOD_WEAKREF_CONTAINS || !(o->flags & WT_SET);
-    ObjClass *k = ((ObjWeakTable *)o)->klass;
-    if (k == NULL || k == builtin_table_class(vm, o)) {
+    bool has = op == MOD_WEAKREF_CONTAINS || !(f & WT_SET);
+    if (f & WT_EXACT) {
         return has;
     }
-    return has && subclass_uses_native(vm, o, k, op);
+    if (f & WT_ITER) {
+        return false;
+    }
+    return has && subclass_uses_native(vm, o, ((ObjWeakTable *)o)->klass, op);
 }
 
 bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out) {
