@@ -18,6 +18,7 @@
 #include "vm/dict.h"
 #include "vm/exc.h"
 #include "vm/list.h"
+#include "vm/num.h"
 #include "vm/opcode.h"
 #include "vm/ops.h"
 #include "vm/str.h"
@@ -64,6 +65,7 @@ enum {
     WT_VALUES = 0x02, // WeakValueDictionary
     WT_SET = 0x04,    // WeakSet
     WT_ITER = 0x08,   // an iterator over one of them (ObjWeakIter)
+    WT_EXACT = 0x10,  // a container of exactly the built-in class (its klass never changes)
 };
 
 // One entry. [weak] is the weakly held object (key of a WeakKeyDictionary, value of a
@@ -298,6 +300,15 @@ static bool ref_new(WkVM *vm, ObjClass *klass, int argc, Value *args, ObjDict *k
     return make_ref(vm, args[0], cb, klass == vm->cls.ref ? NULL : klass, false, out);
 }
 
+bool mod_weakref_ref_fast(WkVM *vm, ObjClass *klass, int argc, Value *args, Value *out) {
+    if (klass != vm->cls.ref || argc < 1 || argc > 2) {
+        return class_call(vm, klass, argc, args, NULL, out);
+    }
+    // what class_call does for the exact class: ref_new, then ref_init, which accepts the
+    // same one or two arguments and does nothing
+    return make_ref(vm, args[0], argc > 1 ? args[1] : NONE_VAL, NULL, false, out);
+}
+
 static bool weakmethod_new(WkVM *vm, ObjClass *klass, int argc, Value *args, Value *out) {
     if (argc < 1 || argc > 2) {
         return exc_raise(vm, vm->cls.TypeError,
@@ -343,7 +354,8 @@ static bool self_ref(WkVM *vm, Value self, ObjWeakRef **out) {
     return true;
 }
 
-// ref.__init__ accepts what __new__ did (subclasses call it through super()).
+// ref.__init__ accepts what __new__ did (subclasses call it through super()). It does
+// nothing, which lets mod_weakref_ref_fast skip it for the exact class.
 NATIVE(ref_init) {
     *result = NONE_VAL;
     return true;
@@ -900,6 +912,13 @@ static inline uint32_t probe_next(uint32_t i, uint64_t *perturb, uint32_t mask) 
 
 static ObjWeakTable *table_new(WkVM *vm, ObjType type, uint8_t flags, ObjClass *klass) {
     ObjWeakTable *t = (ObjWeakTable *)gc_alloc_object(vm, sizeof(ObjWeakTable), type);
+    ObjClass *exact = (flags & WT_KEYS)     ? vm->cls.weakkeydict
+                      : (flags & WT_VALUES) ? vm->cls.weakvaluedict
+                                            : vm->cls.weakset;
+    flags = (uint8_t)(flags & ~WT_EXACT);
+    if (klass == NULL || klass == exact) {
+        flags |= WT_EXACT;
+    }
     t->obj.flags = flags;
     t->klass = klass;
     t->fields = NULL;
@@ -937,43 +956,84 @@ static bool keys_equal(WkVM *vm, Value a, Value b, bool *eq) {
     return ops_equal(vm, a, b, eq);
 }
 
-// The entry number of [key] (hash [h]) or -1. May call __eq__ (restarts if it changed [t]).
-static bool table_find(WkVM *vm, ObjWeakTable *t, Value key, uint64_t h, int32_t *out) {
+// No index position (the table has no index yet, or it was rebuilt since the probe).
+#define NO_SLOT UINT32_MAX
+
+// Whether entry [n]'s key (hash equal to [key]'s) equals [key] by __eq__: *eq, or *changed
+// when the comparison mutated [t] (the probe must restart). Kept out of line: the probe loop
+// below stays small, and identical keys never get here.
+static __attribute__((noinline)) bool entry_key_equals(WkVM *vm, ObjWeakTable *t, int32_t n,
+                                                       Value key, bool *eq, bool *changed) {
+    Value k = entry_key(t, &t->entries[n]);
+    uint32_t stamp = t->mutations;
+    gc_push_root(vm, k);
+    bool ok = keys_equal(vm, k, key, eq);
+    gc_pop_root(vm);
+    *changed = ok && t->mutations != stamp;
+    return ok;
+}
+
+// The entry number of [key] (hash [h]) or -1. When absent, *free is where an insert belongs:
+// the first index position on the probe path that holds no live entry (a deleted or purged
+// entry's position is reused, so churn does not lengthen the probe paths), or NO_SLOT when
+// there is no index. May call __eq__ (restarts if that changed [t]).
+static inline bool table_find(WkVM *vm, ObjWeakTable *t, Value key, uint64_t h, int32_t *out,
+                              uint32_t *free) {
 restart:
     *out = -1;
+    *free = NO_SLOT;
     if (t->mask == 0) {
         return true;
     }
+    uint32_t mask = t->mask;
     uint64_t perturb = h;
-    for (uint32_t i = (uint32_t)h & t->mask;; i = probe_next(i, &perturb, t->mask)) {
+    for (uint32_t i = (uint32_t)h & mask;; i = probe_next(i, &perturb, mask)) {
         int32_t n = t->index[i];
         if (n < 0) {
+            if (*free == NO_SLOT) {
+                *free = i;
+            }
             return true;
         }
         WeakEntry *e = &t->entries[n];
-        if (e->weak == NULL || e->hash != h) {
+        if (e->weak == NULL) {
+            if (*free == NO_SLOT) {
+                *free = i;
+            }
             continue;
         }
-        Value k = entry_key(t, e);
-        if (value_is(k, key)) {
+        if (e->hash != h) {
+            continue;
+        }
+        if (value_is(entry_key(t, e), key)) {
             *out = n;
             return true;
         }
-        uint32_t stamp = t->mutations;
-        gc_push_root(vm, k);
-        bool eq;
-        bool ok = keys_equal(vm, k, key, &eq);
-        gc_pop_root(vm);
-        if (!ok) {
+        bool eq, changed;
+        if (!entry_key_equals(vm, t, n, key, &eq, &changed)) {
             return false;
         }
-        if (t->mutations != stamp) {
+        if (changed) {
             goto restart;
         }
         if (eq) {
             *out = n;
             return true;
         }
+    }
+}
+
+// Where a new entry of hash [h] goes in the index: the first position without a live entry.
+static uint32_t index_free_slot(ObjWeakTable *t, uint64_t h) {
+    uint32_t mask = t->mask;
+    uint64_t perturb = h;
+    uint32_t i = (uint32_t)h & mask;
+    for (;;) {
+        int32_t n = t->index[i];
+        if (n < 0 || t->entries[n].weak == NULL) {
+            return i;
+        }
+        i = probe_next(i, &perturb, mask);
     }
 }
 
@@ -1023,11 +1083,21 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
     t->mutations++;
 }
 
-// Append a new entry (the key is known to be absent) and register its weak slot.
-static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uint64_t h) {
+// Append a new entry (the key is known to be absent) and register its weak slot. [slot] is
+// the index position table_find chose (NO_SLOT: probe again); it is stale after a resize.
+static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uint64_t h,
+                         uint32_t slot) {
     if (t->used == t->cap) {
+        // the resize may collect: keep the new entry's objects alive meanwhile
+        gc_push_root(vm, OBJ_VAL(weak));
+        gc_push_root(vm, strong);
         uint32_t want = t->live * 2;
         table_resize(vm, t, want < 8 ? 8 : want);
+        gc_pop_roots(vm, 2);
+        slot = NO_SLOT;
+    }
+    if (slot == NO_SLOT) {
+        slot = index_free_slot(t, h);
     }
     uint32_t n = t->used++;
     WeakEntry *e = &t->entries[n];
@@ -1036,12 +1106,7 @@ static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uin
     e->hash = h;
     e->pad = 0;
     e->slot = weak_slot_add(vm, weak, &t->obj, n, WEAK_SLOT_OTHER);
-    uint64_t perturb = h;
-    uint32_t j = (uint32_t)h & t->mask;
-    while (t->index[j] >= 0) {
-        j = probe_next(j, &perturb, t->mask);
-    }
-    t->index[j] = (int32_t)n;
+    t->index[slot] = (int32_t)n;
     t->live++;
     t->version++;
     t->mutations++;
@@ -1067,8 +1132,16 @@ static void table_clear(WkVM *vm, ObjWeakTable *t) {
     }
 }
 
+// ops_hash of an object without __hash__ and __eq__ (ops.c's pointer hash): weak keys that
+// use it must hash as they would anywhere else, since an equal key of another type may be
+// looked up with the same hash.
+static inline uint64_t identity_hash(const Obj *o) {
+    uintptr_t y = (uintptr_t)o;
+    return (uint64_t)((y >> 4) | (y << (8 * sizeof(y) - 4)));
+}
+
 // The hash of a key: the object's own for weak keys (TypeError when not weakrefable).
-static bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
+static bool key_hash_slow(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
     if (!(t->obj.flags & WT_VALUES)) {
         if (!check_weakrefable(vm, key)) {
             return false;
@@ -1081,8 +1154,30 @@ static bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
     return ops_hash(vm, key, h);
 }
 
+// key_hash_slow, answered inline for the common keys: instances of classes that define
+// neither __hash__ nor __eq__ (what ops_hash would compute, without the dispatch), and the
+// ints and strs that key a WeakValueDictionary.
+static inline bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
+    if (IS_OBJ(key)) {
+        Obj *o = AS_OBJ(key);
+        if (o->type == OBJ_INSTANCE &&
+            !(((ObjInstance *)o)->klass->dunders & (CLASS_D_HASH | CLASS_D_EQ))) {
+            *h = identity_hash(o);
+            return true;
+        }
+        if (o->type == OBJ_STR && (t->obj.flags & WT_VALUES)) {
+            *h = str_hash((ObjStr *)o);
+            return true;
+        }
+    } else if (IS_INT(key) && (t->obj.flags & WT_VALUES)) {
+        *h = num_hash_int(AS_INT(key));
+        return true;
+    }
+    return key_hash_slow(vm, t, key, h);
+}
+
 // t[key] = value for any kind ([value] ignored by WeakSet). Replaces in place (a new slot
-// when a WeakValueDictionary's value changes).
+// when a WeakValueDictionary's value changes). One probe finds the key or its insert position.
 static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
     uint64_t h;
     if ((t->obj.flags & WT_VALUES) && !check_weakrefable(vm, value)) {
@@ -1092,7 +1187,8 @@ static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
         return false;
     }
     int32_t n;
-    if (!table_find(vm, t, key, h, &n)) {
+    uint32_t slot;
+    if (!table_find(vm, t, key, h, &n, &slot)) {
         return false;
     }
     if (t->obj.flags & WT_VALUES) {
@@ -1107,14 +1203,14 @@ static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
             t->mutations++;
             return true;
         }
-        table_insert(vm, t, AS_OBJ(value), key, h);
+        table_insert(vm, t, AS_OBJ(value), key, h, slot);
         return true;
     }
     if (n >= 0) {
         t->entries[n].strong = (t->obj.flags & WT_SET) ? NONE_VAL : value;
         return true;
     }
-    table_insert(vm, t, AS_OBJ(key), (t->obj.flags & WT_SET) ? NONE_VAL : value, h);
+    table_insert(vm, t, AS_OBJ(key), (t->obj.flags & WT_SET) ? NONE_VAL : value, h, slot);
     return true;
 }
 
@@ -1129,7 +1225,8 @@ static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int
     if (!key_hash(vm, t, key, &h)) {
         return false;
     }
-    return table_find(vm, t, key, h, n);
+    uint32_t slot;
+    return table_find(vm, t, key, h, n, &slot);
 }
 
 // ---- Weak tables: holder hooks ---------------------------------------------------------------
@@ -1252,11 +1349,14 @@ NATIVE(witer_iter) {
     return true;
 }
 
-NATIVE(witer_next) {
-    ObjWeakIter *it = (ObjWeakIter *)AS_OBJ(args[0]);
+// One step of [it]: the next live entry's item in [*out], or *done at the end.
+static bool iter_step(WkVM *vm, ObjWeakIter *it, Value *out, bool *done) {
+    *done = false;
     ObjWeakTable *t = it->table;
     if (t == NULL) {
-        return exc_raise_value(vm, OBJ_VAL(vm->cls.StopIteration));
+        *done = true;
+        *out = NONE_VAL;
+        return true;
     }
     if (t->version != it->version) {
         iter_finish(vm, it);
@@ -1266,11 +1366,21 @@ NATIVE(witer_next) {
     while (it->pos < t->used) {
         WeakEntry *e = &t->entries[it->pos++];
         if (e->weak != NULL) {
-            return entry_item(vm, t, e, it->what, result);
+            return entry_item(vm, t, e, it->what, out);
         }
     }
     iter_finish(vm, it);
-    return exc_raise_value(vm, OBJ_VAL(vm->cls.StopIteration));
+    *done = true;
+    *out = NONE_VAL;
+    return true;
+}
+
+NATIVE(witer_next) {
+    bool done;
+    if (!iter_step(vm, (ObjWeakIter *)AS_OBJ(args[0]), result, &done)) {
+        return false;
+    }
+    return !done || exc_raise_value(vm, OBJ_VAL(vm->cls.StopIteration));
 }
 
 // ---- Weak tables: shared methods ---------------------------------------------------------------
@@ -1476,18 +1586,46 @@ NATIVE(wdict_update) {
     return dict_update_from(vm, t, argc > 1 ? args[1] : NONE_VAL, kwargs);
 }
 
-NATIVE(wdict_getitem) {
-    SELF(DICTS);
+// t[key] of a weak dictionary; KeyError when missing.
+static bool wdict_get_item(WkVM *vm, ObjWeakTable *t, Value key, Value *out) {
     int32_t n;
-    if (!table_lookup(vm, t, args[1], false, &n)) {
+    if (!table_lookup(vm, t, key, false, &n)) {
         return false;
     }
     if (n < 0) {
-        return raise_missing(vm, t, args[1]);
+        return raise_missing(vm, t, key);
     }
     WeakEntry *e = &t->entries[n];
-    *result = (t->obj.flags & WT_VALUES) ? OBJ_VAL(e->weak) : e->strong;
+    *out = (t->obj.flags & WT_VALUES) ? OBJ_VAL(e->weak) : e->strong;
     return true;
+}
+
+// del t[key] of a weak dictionary; KeyError when missing.
+static bool wdict_del_item(WkVM *vm, ObjWeakTable *t, Value key) {
+    int32_t n;
+    if (!table_lookup(vm, t, key, false, &n)) {
+        return false;
+    }
+    if (n < 0) {
+        return raise_missing(vm, t, key);
+    }
+    table_remove_at(vm, t, n);
+    return true;
+}
+
+// key in t, for every kind: False for unweakrefable keys of weakly keyed tables.
+static bool table_contains(WkVM *vm, ObjWeakTable *t, Value key, bool *out) {
+    int32_t n;
+    if (!table_lookup(vm, t, key, true, &n)) {
+        return false;
+    }
+    *out = n >= 0;
+    return true;
+}
+
+NATIVE(wdict_getitem) {
+    SELF(DICTS);
+    return wdict_get_item(vm, t, args[1], result);
 }
 
 NATIVE(wdict_setitem) {
@@ -1498,26 +1636,16 @@ NATIVE(wdict_setitem) {
 
 NATIVE(wdict_delitem) {
     SELF(DICTS);
-    int32_t n;
-    if (!table_lookup(vm, t, args[1], false, &n)) {
-        return false;
-    }
-    if (n < 0) {
-        return raise_missing(vm, t, args[1]);
-    }
-    table_remove_at(vm, t, n);
     *result = NONE_VAL;
-    return true;
+    return wdict_del_item(vm, t, args[1]);
 }
 
 NATIVE(wdict_contains) {
     SELF(DICTS);
-    int32_t n;
-    if (!table_lookup(vm, t, args[1], true, &n)) {
-        return false;
-    }
-    *result = BOOL_VAL(n >= 0);
-    return true;
+    bool in = false;
+    bool ok = table_contains(vm, t, args[1], &in);
+    *result = BOOL_VAL(in);
+    return ok;
 }
 
 NATIVE(wdict_get) {
@@ -1741,12 +1869,10 @@ NATIVE(wset_add) {
 
 NATIVE(wset_contains) {
     SELF(WT_SET);
-    int32_t n;
-    if (!table_lookup(vm, t, args[1], true, &n)) {
-        return false;
-    }
-    *result = BOOL_VAL(n >= 0);
-    return true;
+    bool in = false;
+    bool ok = table_contains(vm, t, args[1], &in);
+    *result = BOOL_VAL(in);
+    return ok;
 }
 
 NATIVE(wset_discard) {
@@ -1818,12 +1944,7 @@ static ObjWeakTable *wset_new_like(WkVM *vm, ObjWeakTable *t) {
 
 // Membership of [item] in [t] (False for unweakrefable items).
 static bool wset_has(WkVM *vm, ObjWeakTable *t, Value item, bool *out) {
-    int32_t n;
-    if (!table_lookup(vm, t, item, true, &n)) {
-        return false;
-    }
-    *out = n >= 0;
-    return true;
+    return table_contains(vm, t, item, out);
 }
 
 // A snapshot list of the live members of [t] (stable while wk code runs).
@@ -2147,6 +2268,85 @@ NATIVE(wset_repr) {
     strbuf_addc(&b, '}');
     *result = OBJ_VAL(strbuf_finish(vm, &b));
     return true;
+}
+
+// ---- Fast paths for vm/ops.c ------------------------------------------------------------------
+
+// The native that implements [op] for container [o]'s kind, with the dunder's name and cached
+// class bit, as ops.c's generic dispatch would look it up.
+static NativeFn item_native_fn(WkVM *vm, Obj *o, ModWeakrefItemOp op, ObjStr **name,
+                               uint32_t *bit) {
+    switch (op) {
+    case MOD_WEAKREF_GETITEM:
+        *name = vm->names.__getitem__;
+        *bit = CLASS_D_GETITEM;
+        return wdict_getitem;
+    case MOD_WEAKREF_SETITEM:
+        *name = vm->names.__setitem__;
+        *bit = CLASS_D_SETITEM;
+        return wdict_setitem;
+    case MOD_WEAKREF_DELITEM:
+        *name = vm->names.__delitem__;
+        *bit = CLASS_D_DELITEM;
+        return wdict_delitem;
+    case MOD_WEAKREF_CONTAINS:
+    default:
+        *name = vm->names.__contains__;
+        *bit = CLASS_D_CONTAINS;
+        return (o->flags & WT_SET) ? wset_contains : wdict_contains;
+    }
+}
+
+// A subclass [k] of container [o]'s class uses the native for [op] when the dunder it
+// resolves is that very native, unbound: what the generic path would call with (self, ...).
+static bool subclass_uses_native(WkVM *vm, Obj *o, ObjClass *k, ModWeakrefItemOp op) {
+    ObjStr *name;
+    uint32_t bit;
+    NativeFn fn = item_native_fn(vm, o, op, &name, &bit);
+    if (!(k->dunders & bit)) {
+        return false;
+    }
+    Value *d = class_lookup_own(vm, k, name);
+    return d != NULL && IS_NATIVE(*d) && AS_NATIVE(*d)->fn == fn && IS_EMPTY(AS_NATIVE(*d)->self);
+}
+
+// Built-in classes are immutable, so the exact class always resolves to its native.
+bool mod_weakref_item_native(WkVM *vm, Value obj, ModWeakrefItemOp op) {
+    Obj *o = AS_OBJ(obj);
+    uint8_t f = o->flags;
+    // WeakSet has no item access: ws[x] stays a TypeError of the generic path
+    bool has = op == MOD_WEAKREF_CONTAINS || !(f & WT_SET);
+    if (f & WT_EXACT) {
+        return has;
+    }
+    if (f & WT_ITER) {
+        return false;
+    }
+    return has && subclass_uses_native(vm, o, ((ObjWeakTable *)o)->klass, op);
+}
+
+bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out) {
+    return wdict_get_item(vm, as_table(obj), key, out);
+}
+
+bool mod_weakref_setitem(WkVM *vm, Value obj, Value key, Value value) {
+    return table_set(vm, as_table(obj), key, value);
+}
+
+bool mod_weakref_delitem(WkVM *vm, Value obj, Value key) {
+    return wdict_del_item(vm, as_table(obj), key);
+}
+
+bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out) {
+    return table_contains(vm, as_table(obj), key, out);
+}
+
+bool mod_weakref_is_iterator(Value v) {
+    return (IS_KIND(v, OBJ_WEAKSET) || IS_KIND(v, OBJ_WEAKDICT)) && (AS_OBJ(v)->flags & WT_ITER);
+}
+
+bool mod_weakref_iter_next(WkVM *vm, Value it, Value *out, bool *done) {
+    return iter_step(vm, (ObjWeakIter *)AS_OBJ(it), out, done);
 }
 
 // ---- finalize --------------------------------------------------------------------------------
@@ -2624,15 +2824,23 @@ static ObjClass *make_class(WkVM *vm, ObjDict *globals, const char *name, ObjCla
                             ObjType kind, const MethodDef *methods) {
     ObjDict *ns = dict_new(vm);
     gc_push_root(vm, OBJ_VAL(ns));
+    // the natives go straight into the namespace (what class_add_native stores), so the class
+    // is refreshed once below instead of once per method
+    for (const MethodDef *m = methods; m != NULL && m->name != NULL; m++) {
+        ObjNative *n = class_native_new(vm, m->name, m->fn, m->min, m->max, m->kwargs);
+        n->obj.flags |= NATIVE_METHOD;
+        gc_push_root(vm, OBJ_VAL(n));
+        ObjStr *key = str_intern(vm, m->name, strlen(m->name));
+        gc_push_root(vm, OBJ_VAL(key));
+        dict_set_str(vm, ns, key, OBJ_VAL(n));
+        gc_pop_roots(vm, 2);
+    }
     ObjClass *c = class_new(vm, str_from_cstr(vm, name), base, ns);
     gc_pop_root(vm);
     gc_push_root(vm, OBJ_VAL(c));
     c->module = str_from_cstr(vm, "weakref");
     c->instance_kind = (uint8_t)kind;
     c->builtin = true;
-    for (const MethodDef *m = methods; m != NULL && m->name != NULL; m++) {
-        class_add_native(vm, c, m->name, m->fn, m->min, m->max, m->kwargs);
-    }
     if (globals != NULL) {
         dict_set_str(vm, globals, str_from_cstr(vm, name), OBJ_VAL(c));
     }

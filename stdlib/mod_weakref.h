@@ -38,10 +38,51 @@ ObjDict **mod_weakref_fields(Obj *o);
 WK_NODISCARD bool mod_weakref_new_instance(WkVM *vm, ObjClass *klass, int argc, Value *args,
                                            ObjDict *kwargs, Value *out);
 
+// Fast path for calling class [klass] with [argc] positional [args] and no keyword arguments,
+// meant for vm/vm.c's call path when [klass] is exactly vm->cls.ref: weakref.ref(obj) and
+// weakref.ref(obj, callback) build (or share) the ref directly, skipping class_call and the
+// no-op ref.__init__ (built-in classes are immutable, so that __init__ cannot change). Any
+// other class or arity goes through class_call, so the result is always that of the call.
+// The caller keeps [args] reachable (on the VM stack). The ref, or the shared basic ref, goes
+// into [*out]. May allocate; false with an exception pending (TypeError as ref() raises it).
+WK_NODISCARD bool mod_weakref_ref_fast(WkVM *vm, ObjClass *klass, int argc, Value *args,
+                                       Value *out);
+
 // Fast path for calling a ref with no arguments (vm_call): when [callee] is a ref whose class
 // uses the built-in __call__ (not a WeakMethod), store its referent or None in [*out] and
 // return true; false means "not handled here, call it the usual way". Never allocates.
 bool mod_weakref_call_fast(WkVM *vm, Value callee, Value *out);
+
+// ---- Container fast paths (for vm/ops.c) -----------------------------------------------------
+
+// The item protocols a weak container implements natively.
+typedef enum {
+    MOD_WEAKREF_GETITEM,  // __getitem__ (the dictionaries)
+    MOD_WEAKREF_SETITEM,  // __setitem__ (the dictionaries)
+    MOD_WEAKREF_DELITEM,  // __delitem__ (the dictionaries)
+    MOD_WEAKREF_CONTAINS, // __contains__ (the dictionaries and WeakSet)
+} ModWeakrefItemOp;
+
+// True when [obj] (an OBJ_WEAKDICT or OBJ_WEAKSET value) is a weak container whose class
+// resolves [op]'s dunder to the built-in native: the exact class, or a subclass that does not
+// override it. Then ops.c may call the mod_weakref_* function below instead of dispatching
+// the dunder, with the same result. Never allocates, never raises.
+bool mod_weakref_item_native(WkVM *vm, Value obj, ModWeakrefItemOp op);
+// [obj][key], [obj][key] = [value], del [obj][key], [key] in [obj] for a container that
+// mod_weakref_item_native accepted for that op. The caller keeps [obj], [key] and [value]
+// reachable (they are on the VM stack). May allocate, and run __hash__/__eq__ of the keys;
+// false with an exception pending (KeyError, TypeError, or what those raised).
+WK_NODISCARD bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out);
+WK_NODISCARD bool mod_weakref_setitem(WkVM *vm, Value obj, Value key, Value value);
+WK_NODISCARD bool mod_weakref_delitem(WkVM *vm, Value obj, Value key);
+WK_NODISCARD bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out);
+
+// True when [v] is an iterator over a weak container (its class is private and fixed).
+bool mod_weakref_is_iterator(Value v);
+// next() of such an iterator [it]: the item in [*out], or *done at the end (no StopIteration
+// is raised). RuntimeError when the container changed size meanwhile. May allocate (items()
+// tuples, keyrefs); false with an exception pending.
+WK_NODISCARD bool mod_weakref_iter_next(WkVM *vm, Value it, Value *out, bool *done);
 
 // ---- Proxies (for vm/attr.c and vm/ops.c) -------------------------------------------------------
 

@@ -1,12 +1,15 @@
 // The object protocols: operators, comparison, equality, hashing, truth, repr/str/format,
 // containment, subscripts, iteration and len. Each protocol handles the built-in kinds first
 // (through the types' helpers in str.h, list.h, dict.h, num.h, iter.h), then dispatches to
-// dunder methods on instances, exceptions and the weakref kinds, found through the class.
+// dunder methods on instances, exceptions and the weakref kinds, found through the class. The
+// weak containers' item protocols and iterators call stdlib/mod_weakref.h directly while their
+// class uses the built-in natives (the same functions the dunders would reach).
 #include "vm/ops.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "stdlib/mod_weakref.h"
 #include "vm/class.h"
 #include "vm/dict.h"
 #include "vm/exc.h"
@@ -1535,6 +1538,12 @@ bool ops_contains(WkVM *vm, Value container, Value item, bool *out) {
                 return iter_contains(vm, (ObjIter *)AS_OBJ(container), item, out);
             }
             break;
+        case OBJ_WEAKDICT:
+        case OBJ_WEAKSET:
+            if (mod_weakref_item_native(vm, container, MOD_WEAKREF_CONTAINS)) {
+                return mod_weakref_contains(vm, container, item, out);
+            }
+            break;
         default:
             break;
         }
@@ -1560,11 +1569,22 @@ bool ops_contains(WkVM *vm, Value container, Value item, bool *out) {
 
 // ---- Subscripts ------------------------------------------------------------------------------
 
-// An object with __index__ (a proxy to an int too) indexes the built-in sequences.
-static bool sequence_key(WkVM *vm, Value obj, Value *key) {
-    if (dunder_kind(*key) && (IS_LIST(obj) || IS_TUPLE(obj) || IS_STR(obj) ||
-                              IS_KIND(obj, OBJ_RANGE)) &&
-        find_dunder(vm, *key, CLASS_D_INDEX, vm->names.__index__) != NULL) {
+// An object with __index__ (a proxy to an int too) indexes the built-in sequences. The kind
+// of [obj] is tested first: every other container pays one switch.
+static inline bool sequence_key(WkVM *vm, Value obj, Value *key) {
+    if (!IS_OBJ(obj)) {
+        return true;
+    }
+    switch (OBJ_TYPE(obj)) {
+    case OBJ_LIST:
+    case OBJ_TUPLE:
+    case OBJ_STR:
+    case OBJ_RANGE:
+        break;
+    default:
+        return true;
+    }
+    if (dunder_kind(*key) && find_dunder(vm, *key, CLASS_D_INDEX, vm->names.__index__) != NULL) {
         int64_t i;
         if (!ops_index(vm, *key, &i)) {
             return false;
@@ -1575,20 +1595,24 @@ static bool sequence_key(WkVM *vm, Value obj, Value *key) {
 }
 
 bool ops_getitem(WkVM *vm, Value obj, Value key, Value *out) {
-    if (!sequence_key(vm, obj, &key)) {
-        return false;
-    }
     if (IS_OBJ(obj)) {
         switch (OBJ_TYPE(obj)) {
         case OBJ_LIST:
         case OBJ_TUPLE:
-            return list_getitem(vm, obj, key, out);
+            return sequence_key(vm, obj, &key) && list_getitem(vm, obj, key, out);
         case OBJ_STR:
-            return str_getitem(vm, AS_STR(obj), key, out);
+            return sequence_key(vm, obj, &key) && str_getitem(vm, AS_STR(obj), key, out);
         case OBJ_DICT:
             return dict_getitem(vm, AS_DICT(obj), key, out);
         case OBJ_RANGE:
-            return range_getitem(vm, (ObjRange *)AS_OBJ(obj), key, out);
+            return sequence_key(vm, obj, &key) &&
+                   range_getitem(vm, (ObjRange *)AS_OBJ(obj), key, out);
+        case OBJ_WEAKDICT:
+        case OBJ_WEAKSET:
+            if (mod_weakref_item_native(vm, obj, MOD_WEAKREF_GETITEM)) {
+                return mod_weakref_getitem(vm, obj, key, out);
+            }
+            break;
         case OBJ_CLASS: {
             ObjClass *c = AS_CLASS(obj);
             Value *cg = class_lookup(c, intern_c(vm, "__class_getitem__"));
@@ -1614,6 +1638,11 @@ bool ops_getitem(WkVM *vm, Value obj, Value key, Value *out) {
     return exc_raise(vm, vm->cls.TypeError, "'%s' object is not subscriptable", tname(vm, obj));
 }
 
+// A weak container (or an iterator over one: mod_weakref_item_native tells them apart).
+static inline bool is_weak_table(Value v) {
+    return IS_KIND(v, OBJ_WEAKDICT) || IS_KIND(v, OBJ_WEAKSET);
+}
+
 bool ops_setitem(WkVM *vm, Value obj, Value key, Value v) {
     if (!sequence_key(vm, obj, &key)) {
         return false;
@@ -1623,6 +1652,9 @@ bool ops_setitem(WkVM *vm, Value obj, Value key, Value v) {
     }
     if (IS_DICT(obj)) {
         return dict_set(vm, AS_DICT(obj), key, v);
+    }
+    if (is_weak_table(obj) && mod_weakref_item_native(vm, obj, MOD_WEAKREF_SETITEM)) {
+        return mod_weakref_setitem(vm, obj, key, v);
     }
     Value *d = find_dunder(vm, obj, CLASS_D_SETITEM, vm->names.__setitem__);
     if (d != NULL) {
@@ -1644,7 +1676,10 @@ bool ops_delitem(WkVM *vm, Value obj, Value key) {
     if (IS_DICT(obj)) {
         return dict_delitem(vm, AS_DICT(obj), key);
     }
-    Value *d = find_dunder(vm, obj, CLASS_D_DELITEM, intern_c(vm, "__delitem__"));
+    if (is_weak_table(obj) && mod_weakref_item_native(vm, obj, MOD_WEAKREF_DELITEM)) {
+        return mod_weakref_delitem(vm, obj, key);
+    }
+    Value *d = find_dunder(vm, obj, CLASS_D_DELITEM, vm->names.__delitem__);
     if (d != NULL) {
         Value r;
         return call_dunder(vm, *d, obj, 1, &key, &r);
@@ -1744,6 +1779,9 @@ bool ops_next(WkVM *vm, Value it, Value *out, bool *done) {
             return true;
         }
         return vm_gen_resume(vm, g, NONE_VAL, out, done);
+    }
+    if (mod_weakref_is_iterator(it)) {
+        return mod_weakref_iter_next(vm, it, out, done);
     }
     Value *d = find_dunder(vm, it, CLASS_D_NEXT, vm->names.__next__);
     if (d == NULL) {
