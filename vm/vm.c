@@ -710,6 +710,9 @@ static bool call_value(WkVM *vm, Value *callee, int npos, ObjTuple *kwnames, Obj
             return call_value(vm, callee, npos + 1, kwnames, kwdict, pushed, result);
         }
         case OBJ_CLASS: {
+            if (AS_CLASS(f) == vm->cls.ref && kwnames == NULL && kwdict == NULL) {
+                return mod_weakref_ref_fast(vm, AS_CLASS(f), npos, callee + 1, result);
+            }
             if (construct_in_frame(vm, AS_CLASS(f), callee, npos, kwnames, kwdict, pushed)) {
                 return !*pushed ? false : true;
             }
@@ -1890,8 +1893,17 @@ dispatch:
         Value f = *callee;
         if (IS_OBJ(f)) {
             switch (OBJ_TYPE(f)) {
-            case OBJ_FUNCTION:
             case OBJ_CLASS:
+                if (AS_CLASS(f) == vm->cls.ref) {
+                    if (!mod_weakref_ref_fast(vm, AS_CLASS(f), n, callee + 1, &r)) {
+                        ERROR();
+                    }
+                    *callee = r;
+                    sp = callee + 1;
+                    NEXT();
+                }
+                // fall through
+            case OBJ_FUNCTION:
                 if (fast_frame(vm, callee, n, CACHE(fr, ip))) {
                     fr->sp = callee;
                     RELOAD();
