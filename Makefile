@@ -50,6 +50,10 @@ deps:
 wk: $(REL_OBJS)
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 
+# The dispatch loop: threaded code wants each handler to keep its own dispatch jump (no cross
+# jumping) and its values in registers (no global CSE hoisting loads across handlers).
+build/release/vm/vm.o: OPT += -O3 -fno-gcse -fno-crossjumping
+
 build/release/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) $(WARN) $(INC) -MMD -MP -c $< -o $@
