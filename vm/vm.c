@@ -649,6 +649,19 @@ static bool call_native(WkVM *vm, ObjNative *n, Value *args, int npos, ObjTuple 
     return ok;
 }
 
+// call_native for the dispatch loop's calls without keywords: an unbound native whose
+// argument count fits is called straight away; anything else takes call_native.
+static WK_ALWAYS_INLINE bool call_native_positional(WkVM *vm, ObjNative *n, Value *args, int argc,
+                                                    Value *result) {
+    if (!IS_EMPTY(n->self) || argc < n->min_args || (n->max_args >= 0 && argc > n->max_args)) {
+        return call_native(vm, n, args, argc, NULL, NULL, result);
+    }
+    Value *saved_top = vm->stack_top;
+    bool ok = n->fn(vm, args, argc, NULL, result);
+    vm->stack_top = saved_top;
+    return ok;
+}
+
 // Instantiate a plain user class whose __init__ is a wk function without leaving the dispatch
 // loop: the instance goes into the callee slot (where the result belongs) and as self, and
 // __init__ runs in a frame marked `constructor`, whose return yields the instance. Returns
@@ -1911,7 +1924,7 @@ dispatch:
                 }
                 break;
             case OBJ_NATIVE:
-                if (!call_native(vm, AS_NATIVE(f), callee + 1, n, NULL, NULL, &r)) {
+                if (!call_native_positional(vm, AS_NATIVE(f), callee + 1, n, &r)) {
                     ERROR();
                 }
                 *callee = r;
@@ -2879,7 +2892,7 @@ generic_compare : {
         if (IS_NATIVE(*callee)) {
             SYNC();
             Value r;
-            if (!call_native(vm, AS_NATIVE(*callee), callee + 1, (int)arg + 1, NULL, NULL, &r)) {
+            if (!call_native_positional(vm, AS_NATIVE(*callee), callee + 1, (int)arg + 1, &r)) {
                 ERROR();
             }
             sp = callee;
