@@ -119,7 +119,7 @@
     /* REPL */                                                                                 \
     X(PRINT_EXPR, 0)   /* [v] -> []: prints repr(v) unless v is None */                     \
     /* superinstructions: made by vm/quicken.c when code is loaded, never by the compiler.     \
-       Each is the first word of a fused pair; the second word keeps its own instruction     \
+       Each is the first word of a fused run; the other words keep their own instructions     \
        (vm/quicken.h). arg is the first instruction's, except where noted. */                 \
     X(FOR_ITER_STORE_FAST, 1)  /* FOR_ITER; STORE_FAST */                                     \
     X(LOAD_FAST_LOAD_FAST, 1)  /* LOAD_FAST; LOAD_FAST */                                     \
@@ -129,8 +129,9 @@
     X(INPLACE_STORE_FAST, 1)   /* INPLACE; STORE_FAST */                                      \
     X(CALL_METHOD_POP, 1)      /* CALL_METHOD; POP */                                         \
     X(COMPARE_POP_JUMP_IF_FALSE, 1) /* LT..IS_NOT; POP_JUMP_IF_FALSE: arg = the comparison */ \
-    X(NONE_COMPARE_POP_JUMP, 1) /* LOAD_CONST None; COMPARE_POP_JUMP_IF_FALSE for IS or      \
-                                   IS_NOT; POP_JUMP_IF_FALSE (three words) */                  \
+    X(BINARY_CONST, 1)         /* LOAD_CONST; ADD SUB MUL MOD FLOORDIV or BAND */             \
+    X(CONST_COMPARE_POP_JUMP, 1) /* LOAD_CONST; LT..IS_NOT; POP_JUMP_IF_FALSE */              \
+    X(INPLACE_FAST_CONST, 1)   /* LOAD_FAST x; LOAD_CONST; INPLACE ADD or SUB; STORE_FAST x */ \
     X(JUMP_FOR_ITER, 1)        /* JUMP to a FOR_ITER_STORE_FAST: runs the loop head at once */
 
 typedef enum {

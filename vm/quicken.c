@@ -1,5 +1,11 @@
-// Superinstructions (vm/quicken.h): the load-time pass that picks the pairs to fuse. The fused
-// handlers are in vm/vm.c, next to the instructions they combine.
+// Superinstructions (vm/quicken.h): the load-time pass that picks the runs of instructions to
+// fuse. The fused handlers are in vm/vm.c, after the plain ones.
+//
+// Runs are matched longest first, left to right, each word in at most one run: four words
+// (`x += c` on a local), then three (a comparison with a constant as a condition), then pairs.
+// No word of a run but the first may be a jump target. Only the first word is rewritten; the
+// others keep their plain instructions, which the fused handler reads (arguments, the operator)
+// and skips, or runs after falling back to the first instruction's plain handler.
 #include "vm/quicken.h"
 
 #include <stdbool.h>
@@ -41,11 +47,48 @@ static bool is_compare(uint8_t op) {
     }
 }
 
-// The fused word for [first] followed by an instruction with opcode [next], or 0 for none.
-static uint32_t fuse(uint32_t first, uint8_t next) {
-    uint8_t op = OPCODE_OP(first);
-    uint32_t arg = OPCODE_ARG(first);
+// Binary operators BINARY_CONST has a fast path for.
+static bool is_const_binop(uint8_t op) {
     switch (op) {
+    case OPCODE_ADD:
+    case OPCODE_SUB:
+    case OPCODE_MUL:
+    case OPCODE_MOD:
+    case OPCODE_FLOORDIV:
+    case OPCODE_BAND:
+        return true;
+    default:
+        return false;
+    }
+}
+
+#define OP(i) OPCODE_OP(code[i])
+#define ARG(i) OPCODE_ARG(code[i])
+
+// The fused word for the run of [len] words at [i], or 0.
+static uint32_t match(const uint32_t *code, int i, int len) {
+    uint32_t arg = ARG(i);
+    switch (len) {
+    case 4:
+        // x += c, x -= c on a local
+        if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_CONST &&
+            OP(i + 2) == OPCODE_INPLACE && OP(i + 3) == OPCODE_STORE_FAST && ARG(i + 3) == arg &&
+            (ARG(i + 2) == OPCODE_ADD || ARG(i + 2) == OPCODE_SUB)) {
+            return OPCODE_MAKE(OPCODE_INPLACE_FAST_CONST, arg);
+        }
+        return 0;
+    case 3:
+        // a comparison with a constant as a condition: `x is None`, `n % 3 == 0`, `i < 10`
+        if (OP(i) == OPCODE_LOAD_CONST && is_compare(OP(i + 1)) &&
+            OP(i + 2) == OPCODE_POP_JUMP_IF_FALSE) {
+            return OPCODE_MAKE(OPCODE_CONST_COMPARE_POP_JUMP, arg);
+        }
+        return 0;
+    default:
+        break;
+    }
+    uint8_t next = OP(i + 1);
+    switch (OP(i)) {
     case OPCODE_FOR_ITER:
         return next == OPCODE_STORE_FAST ? OPCODE_MAKE(OPCODE_FOR_ITER_STORE_FAST, arg) : 0;
     case OPCODE_LOAD_FAST:
@@ -59,6 +102,8 @@ static uint32_t fuse(uint32_t first, uint8_t next) {
         default:
             return 0;
         }
+    case OPCODE_LOAD_CONST:
+        return is_const_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_CONST, arg) : 0;
     case OPCODE_STORE_FAST:
         return next == OPCODE_LOAD_FAST ? OPCODE_MAKE(OPCODE_STORE_FAST_LOAD_FAST, arg) : 0;
     case OPCODE_INPLACE:
@@ -67,57 +112,47 @@ static uint32_t fuse(uint32_t first, uint8_t next) {
         return next == OPCODE_POP ? OPCODE_MAKE(OPCODE_CALL_METHOD_POP, arg) : 0;
     default:
         // a comparison has no argument: the fused word carries the comparison's opcode
-        if (is_compare(op) && next == OPCODE_POP_JUMP_IF_FALSE) {
-            return OPCODE_MAKE(OPCODE_COMPARE_POP_JUMP_IF_FALSE, op);
+        if (is_compare(OP(i)) && next == OPCODE_POP_JUMP_IF_FALSE) {
+            return OPCODE_MAKE(OPCODE_COMPARE_POP_JUMP_IF_FALSE, OP(i));
         }
         return 0;
     }
 }
 
-void quicken(uint32_t *code, int n, const Value *consts) {
-    bool *target = calloc((size_t)n + 1, sizeof(bool));
+void quicken(uint32_t *code, int n) {
+    // target[i]: a jump lands on word i; used[i]: word i belongs to a run already
+    bool *target = calloc(2 * ((size_t)n + 1), sizeof(bool));
     if (target == NULL) {
         return; // unfused code runs the same, only slower
     }
+    bool *used = target + n + 1;
     for (int i = 0; i < n; i++) {
-        uint32_t to = OPCODE_ARG(code[i]);
-        if (jumps(OPCODE_OP(code[i])) && to <= (uint32_t)n) {
-            target[to] = true;
+        if (jumps(OP(i)) && ARG(i) <= (uint32_t)n) {
+            target[ARG(i)] = true;
         }
     }
-    // Pairs, left to right; a second word is marked so it starts no pair of its own.
-    bool *second = calloc((size_t)n + 1, sizeof(bool));
-    if (second == NULL) {
-        free(target);
-        return;
-    }
-    for (int i = 0; i + 1 < n; i++) {
-        if (target[i + 1]) {
-            continue;
+    for (int len = 4; len >= 2; len--) {
+        for (int i = 0; i + len <= n; i++) {
+            bool free_run = !used[i];
+            for (int k = 1; k < len && free_run; k++) {
+                free_run = !used[i + k] && !target[i + k];
+            }
+            uint32_t fused = free_run ? match(code, i, len) : 0;
+            if (fused != 0) {
+                code[i] = fused;
+                for (int k = 0; k < len; k++) {
+                    used[i + k] = true;
+                }
+                i += len - 1;
+            }
         }
-        uint32_t fused = fuse(code[i], OPCODE_OP(code[i + 1]));
-        if (fused != 0) {
-            code[i] = fused;
-            second[i + 1] = true;
-            i++; // the second word stays a plain instruction
-        }
     }
+    // A for loop's back edge runs the loop head without another dispatch.
     for (int i = 0; i < n; i++) {
-        uint32_t w = code[i];
-        // `x is None` / `x is not None` as a condition: LOAD_CONST None and the fused
-        // comparison and jump after it become one dispatch.
-        if (OPCODE_OP(w) == OPCODE_LOAD_CONST && !second[i] && i + 2 < n && !target[i + 1] &&
-            !target[i + 2] && OPCODE_OP(code[i + 1]) == OPCODE_COMPARE_POP_JUMP_IF_FALSE &&
-            (OPCODE_ARG(code[i + 1]) == OPCODE_IS || OPCODE_ARG(code[i + 1]) == OPCODE_IS_NOT) &&
-            IS_NONE(consts[OPCODE_ARG(w)])) {
-            code[i] = OPCODE_MAKE(OPCODE_NONE_COMPARE_POP_JUMP, OPCODE_ARG(w));
-        }
-        // A for loop's back edge runs the loop head without another dispatch.
-        if (OPCODE_OP(w) == OPCODE_JUMP && !second[i] && OPCODE_ARG(w) < (uint32_t)n &&
-            OPCODE_OP(code[OPCODE_ARG(w)]) == OPCODE_FOR_ITER_STORE_FAST) {
-            code[i] = OPCODE_MAKE(OPCODE_JUMP_FOR_ITER, OPCODE_ARG(w));
+        if (OP(i) == OPCODE_JUMP && ARG(i) < (uint32_t)n &&
+            OP(ARG(i)) == OPCODE_FOR_ITER_STORE_FAST) {
+            code[i] = OPCODE_MAKE(OPCODE_JUMP_FOR_ITER, ARG(i));
         }
     }
-    free(second);
     free(target);
 }

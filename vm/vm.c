@@ -167,7 +167,7 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
         *lists[l].n = lists[l].count;
         fill_names(vm, *lists[l].dst, lists[l].src, lists[l].count);
     }
-    quicken(c->code, c->ncode, c->consts);
+    quicken(c->code, c->ncode);
     c->cache = calloc((size_t)p->ncode + 1, sizeof(InlineCache));
     if (c->cache == NULL) {
         fputs("wk: out of memory\n", stderr);
@@ -2926,13 +2926,84 @@ generic_compare : {
         ip = t ? ip + 1 : fr->code->code + OPCODE_ARG(*ip);
         NEXT();
     }
-    CASE(NONE_COMPARE_POP_JUMP) {
-        // [ip] is at the comparison (IS or IS_NOT), [ip + 1] at the jump.
-        bool none = IS_NONE(sp[-1]);
-        bool t = OPCODE_ARG(ip[0]) == OPCODE_IS ? none : !none;
+    CASE(BINARY_CONST) {
+        // [ip] is at the operator; the constant is the right operand.
+        Value a = sp[-1], b = consts[arg];
+        if (IS_INT(a) && IS_INT(b)) {
+            int64_t x = AS_INT(a), y = AS_INT(b), r;
+            bool done = true;
+            switch (OPCODE_OP(*ip)) {
+            case OPCODE_ADD:
+                done = !__builtin_add_overflow(x, y, &r);
+                break;
+            case OPCODE_SUB:
+                done = !__builtin_sub_overflow(x, y, &r);
+                break;
+            case OPCODE_MUL:
+                done = !__builtin_mul_overflow(x, y, &r);
+                break;
+            case OPCODE_MOD:
+                done = y > 0;
+                r = done ? x % y : 0;
+                r += r < 0 ? y : 0;
+                break;
+            case OPCODE_FLOORDIV:
+                done = y > 0;
+                r = done ? x / y - (x % y != 0 && x < 0) : 0;
+                break;
+            default: // OPCODE_BAND
+                r = x & y;
+                break;
+            }
+            if (done) {
+                sp[-1] = INT_VAL(r);
+                ip++;
+                NEXT();
+            }
+        }
+        goto L_LOAD_CONST;
+    }
+    CASE(CONST_COMPARE_POP_JUMP) {
+        // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
+        Value a = sp[-1], b = consts[arg];
+        uint8_t cmp = OPCODE_OP(ip[0]);
+        bool t;
+        if (cmp == OPCODE_IS) {
+            t = value_is(a, b);
+        } else if (cmp == OPCODE_IS_NOT) {
+            t = !value_is(a, b);
+        } else if (IS_INT(a) && IS_INT(b)) {
+            int64_t x = AS_INT(a), y = AS_INT(b);
+            switch (cmp) {
+            case OPCODE_LT: t = x < y; break;
+            case OPCODE_LE: t = x <= y; break;
+            case OPCODE_GT: t = x > y; break;
+            case OPCODE_GE: t = x >= y; break;
+            case OPCODE_EQ: t = x == y; break;
+            default: t = x != y; break;
+            }
+        } else {
+            goto L_LOAD_CONST;
+        }
         sp--;
         ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);
         NEXT();
+    }
+    CASE(INPLACE_FAST_CONST) {
+        // x += c / x -= c: [ip] at LOAD_CONST, [ip + 1] at INPLACE, [ip + 2] at STORE_FAST x.
+        Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];
+        if (IS_INT(a) && IS_INT(b)) {
+            int64_t r;
+            bool overflow = OPCODE_ARG(ip[1]) == OPCODE_ADD
+                                ? __builtin_add_overflow(AS_INT(a), AS_INT(b), &r)
+                                : __builtin_sub_overflow(AS_INT(a), AS_INT(b), &r);
+            if (!overflow) {
+                slots[arg] = INT_VAL(r);
+                ip += 3;
+                NEXT();
+            }
+        }
+        goto L_LOAD_FAST;
     }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
