@@ -288,6 +288,21 @@ static bool instance_get(WkVM *vm, Value obj, ObjStr *name, Value *out, bool *fo
         }
         return true;
     }
+    if (name == vm->names.__dict__ && class_lookup(k, name) == NULL) {
+        // object's __dict__ is a data descriptor: an entry of that name never shadows it
+        if (IS_INSTANCE(obj)) {
+            *out = OBJ_VAL(inst_dict(vm, AS_INSTANCE(obj)));
+            return true;
+        }
+        ObjDict **fp = fields_slot(obj);
+        if (fp != NULL) {
+            if (*fp == NULL) {
+                *fp = dict_new(vm);
+            }
+            *out = OBJ_VAL(*fp);
+            return true;
+        }
+    }
     Value *d;
     if (!(k->dunders & CLASS_D_PROPERTY)) {
         // No data descriptor anywhere in the chain: the instance's own fields come first.

@@ -408,12 +408,20 @@ bool class_build(WkVM *vm, ObjStr *name, Value *bases, int nbases, ObjDict *ns, 
     if (!check_base(vm, bases, nbases, &base)) {
         return false;
     }
+    // The class gets its own copy of the namespace, as in CPython: a later write through the
+    // body's locals() must not change the class behind class_changed's back (inline caches).
+    gc_push_root(vm, OBJ_VAL(ns));
+    ObjDict *own = dict_copy(vm, ns);
+    gc_pop_root(vm);
+    ns = own;
+    gc_push_root(vm, OBJ_VAL(ns));
     Value cell = EMPTY_VAL;
     Value *cp = dict_get_str(ns, vm->names.__classcell__);
     if (cp != NULL) {
         cell = *cp;
         bool found;
         if (!dict_delete(vm, ns, OBJ_VAL(vm->names.__classcell__), &found)) {
+            gc_pop_root(vm);
             return false;
         }
     }
@@ -427,7 +435,7 @@ bool class_build(WkVM *vm, ObjStr *name, Value *bases, int nbases, ObjDict *ns, 
         bool ok = dict_delete(vm, ns, OBJ_VAL(vm->names.__qualname__), &found);
         gc_pop_root(vm);
         if (!ok) {
-            gc_pop_root(vm);
+            gc_pop_roots(vm, 2);
             return false;
         }
     }
@@ -456,7 +464,7 @@ bool class_build(WkVM *vm, ObjStr *name, Value *bases, int nbases, ObjDict *ns, 
     if (IS_KIND(cell, OBJ_CELL)) {
         ((ObjCell *)AS_OBJ(cell))->value = OBJ_VAL(c);
     }
-    gc_pop_roots(vm, 2);
+    gc_pop_roots(vm, 3);
     refresh(vm, c);
     *out = OBJ_VAL(c);
     return true;

@@ -129,9 +129,9 @@ bool iter_reversed(WkVM *vm, Value seq, Value *out) {
     if (IS_KIND(seq, OBJ_RANGE)) {
         ObjRange *r = (ObjRange *)AS_OBJ(seq);
         // range(start + (len-1)*step, start - step, -step), iterated forwards
-        int64_t last = r->start + (r->length - 1) * r->step;
+        int64_t last = range_at(r, r->length - 1);
         ObjRange *rev = range_new(vm, last, last, -r->step);
-        rev->stop = r->start - r->step;
+        rev->stop = range_at(r, -1);
         rev->length = r->length;
         gc_push_root(vm, OBJ_VAL(rev));
         *out = OBJ_VAL(iter_new(vm, ITER_RANGE, OBJ_VAL(rev)));
@@ -427,7 +427,7 @@ bool iter_next(WkVM *vm, ObjIter *it, Value *out, bool *done) {
         if (it->index >= r->length) {
             return finish(it, done);
         }
-        *out = INT_VAL(r->start + it->index * r->step);
+        *out = INT_VAL(range_at(r, it->index));
         it->index++;
         return true;
     }
@@ -679,8 +679,8 @@ bool range_getitem(WkVM *vm, ObjRange *r, Value key, Value *out) {
                            &count)) {
             return false;
         }
-        ObjRange *s = range_new(vm, r->start + start * r->step, r->start + stop * r->step,
-                                r->step * step);
+        ObjRange *s = range_new(vm, range_at(r, start), range_at(r, stop),
+                                (int64_t)((uint64_t)r->step * (uint64_t)step));
         s->length = count;
         *out = OBJ_VAL(s);
         return true;
@@ -704,7 +704,7 @@ bool range_getitem(WkVM *vm, ObjRange *r, Value key, Value *out) {
     if (i < 0 || i >= r->length) {
         return exc_raise(vm, vm->cls.IndexError, "range object index out of range");
     }
-    *out = INT_VAL(r->start + i * r->step);
+    *out = INT_VAL(range_at(r, i));
     return true;
 }
 
@@ -770,7 +770,7 @@ static bool range_scan(WkVM *vm, ObjRange *r, Value x, int64_t *first, int64_t *
     *count = 0;
     for (int64_t i = 0; i < r->length; i++) {
         bool eq;
-        if (!ops_equal(vm, INT_VAL(r->start + i * r->step), x, &eq)) {
+        if (!ops_equal(vm, INT_VAL(range_at(r, i)), x, &eq)) {
             return false;
         }
         if (eq) {

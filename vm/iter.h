@@ -17,6 +17,11 @@ ObjIter *iter_new(WkVM *vm, IterKind kind, Value source);
 // Advance [it]: *done true when exhausted (RuntimeError when a dict/set changed size).
 WK_NODISCARD bool iter_next(WkVM *vm, ObjIter *it, Value *out, bool *done);
 ObjRange *range_new(WkVM *vm, int64_t start, int64_t stop, int64_t step);
+// Item [i] of [r]: start + i * step in wrapping arithmetic, so an item that fits in 64 bits
+// comes out right even when i * step alone does not (no signed overflow).
+static inline int64_t range_at(const ObjRange *r, int64_t i) {
+    return (int64_t)((uint64_t)r->start + (uint64_t)i * (uint64_t)r->step);
+}
 ObjSlice *slice_new(WkVM *vm, Value start, Value stop, Value step);
 // Resolve [s] against a sequence of [length]: start, stop, step and the item count, as
 // PySlice_AdjustIndices does. ValueError for step 0.

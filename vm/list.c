@@ -112,7 +112,7 @@ static bool extend_range(WkVM *vm, ObjList *l, ObjRange *r) {
         l->capacity = need;
     }
     for (int64_t i = 0; i < r->length; i++) {
-        l->items[l->count++] = INT_VAL(r->start + i * r->step);
+        l->items[l->count++] = INT_VAL(range_at(r, i));
     }
     return true;
 }

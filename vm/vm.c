@@ -1257,6 +1257,12 @@ static void fill_field_cache(InlineCache *ic, ObjInstance *o, Value *f) {
     }
 }
 
+// `__class__` and `__dict__` are object's data descriptors: an instance dict entry of either
+// name never shadows them, so the loop leaves both names to vm/attr.c.
+static inline bool special_field_name(WkVM *vm, ObjStr *name) {
+    return name == vm->names.__class__ || name == vm->names.__dict__;
+}
+
 // The field [ic] caches for [o]: its slot, or NULL when [o] is not in values mode with a cached
 // class or does not have that field yet.
 static inline Value *field_cached(InlineCache *ic, ObjInstance *o) {
@@ -1739,7 +1745,8 @@ dispatch:
                 sp[-1] = *f;
                 NEXT();
             }
-            if (!(o->klass->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_PROPERTY))) {
+            if (!(o->klass->dunders & (CLASS_D_GETATTRIBUTE | CLASS_D_PROPERTY)) &&
+                !special_field_name(vm, names[arg])) {
                 // No data descriptor on the class: the instance's own field wins.
                 Value *f = inst_get(o, names[arg]);
                 if (f != NULL) {
@@ -1786,7 +1793,8 @@ dispatch:
                 }
             }
             if (!o->klass->builtin &&
-                !(o->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY))) {
+                !(o->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY)) &&
+                !special_field_name(vm, names[arg])) {
                 // Rebinding an existing field changes no structure: store in place. A new one
                 // takes the general path (special names included). Then cache its place.
                 Value *f = inst_get(o, names[arg]);
@@ -2342,7 +2350,7 @@ generic_compare : {
             if (x->kind == ITER_RANGE) {
                 ObjRange *r = (ObjRange *)AS_OBJ(x->source);
                 if (x->index < r->length) {
-                    *sp++ = INT_VAL(r->start + x->index * r->step);
+                    *sp++ = INT_VAL(range_at(r, x->index));
                     x->index++;
                     NEXT();
                 }
@@ -2808,7 +2816,7 @@ generic_compare : {
             if (x->kind == ITER_RANGE) {
                 ObjRange *r = (ObjRange *)AS_OBJ(x->source);
                 if (x->index < r->length) {
-                    slots[OPCODE_ARG(*ip)] = INT_VAL(r->start + x->index * r->step);
+                    slots[OPCODE_ARG(*ip)] = INT_VAL(range_at(r, x->index));
                     x->index++;
                     ip++;
                     NEXT();
