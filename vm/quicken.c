@@ -2,7 +2,8 @@
 // fuse. The fused handlers are in vm/vm.c, after the plain ones.
 //
 // Runs are matched longest first, left to right, each word in at most one run: four words
-// (`x += c` on a local), then three (a comparison with a constant as a condition), then pairs.
+// (`x += c` on a local), then three (a comparison with a constant as a condition, `o.a = v`
+// on locals), then pairs.
 // No word of a run but the first may be a jump target. Only the first word is rewritten; the
 // others keep their plain instructions, which the fused handler reads (arguments, the operator)
 // and skips, or runs after falling back to the first instruction's plain handler.
@@ -82,6 +83,11 @@ static uint32_t match(const uint32_t *code, int i, int len) {
         if (OP(i) == OPCODE_LOAD_CONST && is_compare(OP(i + 1)) &&
             OP(i + 2) == OPCODE_POP_JUMP_IF_FALSE) {
             return OPCODE_MAKE(OPCODE_CONST_COMPARE_POP_JUMP, arg);
+        }
+        // o.name = v with both locals, as in every __init__
+        if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_FAST &&
+            OP(i + 2) == OPCODE_STORE_ATTR) {
+            return OPCODE_MAKE(OPCODE_LOAD_FAST_STORE_ATTR, arg);
         }
         return 0;
     default:

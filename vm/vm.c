@@ -3013,6 +3013,29 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
+    CASE(LOAD_FAST_STORE_ATTR) {
+        // o.name = v: [ip] at LOAD_FAST o, [ip + 1] at STORE_ATTR (whose cache is used)
+        Value v = slots[arg], obj = slots[OPCODE_ARG(ip[0])];
+        if (!IS_EMPTY(v) && IS_INSTANCE(obj)) {
+            ObjInstance *o = AS_INSTANCE(obj);
+            CacheWay *w = cache_find(CACHE(fr, ip + 2), o->klass);
+            if (w != NULL && o->fields == NULL) {
+                uint32_t i = (uint32_t)w->index;
+                if (i < o->nvalues) {
+                    o->values[i] = v;
+                    ip += 2;
+                    NEXT();
+                }
+                if (i == o->nvalues && i < o->capacity) {
+                    o->values[i] = v;
+                    o->nvalues = i + 1;
+                    ip += 2;
+                    NEXT();
+                }
+            }
+        }
+        goto L_LOAD_FAST;
+    }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
             goto L_JUMP;
