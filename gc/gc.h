@@ -24,6 +24,8 @@ typedef struct {
     bool stress;           // collect at every allocation (WK_GC_STRESS=1, --gc-stress)
     bool collecting;       // re-entry guard
     bool del_collect;      // `del NAME` of a weakly referenced object collects
+    bool weak_ready;       // gc/weak.c: callbacks are queued and none is running (the VM reads
+                           // it through weak_has_pending on every backward jump)
     uint8_t epoch;         // Obj.marked == epoch means marked in the current collection; it
                            // flips every cycle, so the sweep never has to reset survivors
     void *free_blocks[GC_SIZE_CLASSES]; // per size class: a list of free blocks

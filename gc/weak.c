@@ -85,6 +85,12 @@ struct WeakState {
 
 #define RUN_NESTING_MAX 8
 
+// Refresh the flag weak_has_pending reads, after the queue or the running depth changed.
+static void update_ready(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    vm->gc.weak_ready = ws != NULL && ws->qhead < ws->qtail && ws->running == 0;
+}
+
 static void *xrealloc(void *p, size_t size) {
     void *q = realloc(p, size == 0 ? 1 : size);
     if (q == NULL) {
@@ -114,6 +120,7 @@ void weak_init(WkVM *vm) {
     ws->side = xrealloc(NULL, 64 * sizeof(SideEntry));
     memset(ws->side, 0, 64 * sizeof(SideEntry));
     vm->weak = ws;
+    update_ready(vm);
 }
 
 void weak_free_all(WkVM *vm) {
@@ -135,6 +142,7 @@ void weak_free_all(WkVM *vm) {
     free(ws->free_roots);
     free(ws);
     vm->weak = NULL;
+    update_ready(vm);
 }
 
 void weak_register_holder(WkVM *vm, ObjType type, const WeakHolderOps *ops) {
@@ -592,6 +600,9 @@ static void clear_object(WkVM *vm, SideEntry *e) {
     for (size_t i = 0; i < ws->batch_count; i++) {
         queue_push(ws, ws->batch[i]);
     }
+    if (ws->batch_count > 0) {
+        update_ready(vm);
+    }
 }
 
 void weak_clear_object(WkVM *vm, Obj *o) {
@@ -609,10 +620,6 @@ void weak_clear_object(WkVM *vm, Obj *o) {
 
 // ---- Running callbacks -----------------------------------------------------------------------
 
-bool weak_has_pending(WkVM *vm) {
-    WeakState *ws = vm->weak;
-    return ws != NULL && ws->qhead < ws->qtail && ws->running == 0;
-}
 
 // "Exception ignored in: <repr of what>" and the traceback, as PyErr_WriteUnraisable prints.
 static void report_unraisable(WkVM *vm, Value what) {
@@ -663,6 +670,7 @@ size_t weak_run_pending(WkVM *vm) {
     vm->exception = EMPTY_VAL;
     gc_push_root(vm, saved);
     ws->running++;
+    update_ready(vm);
     size_t ran = 0;
     while (ws->qhead < ws->qtail) {
         QueueItem item = ws->queue[ws->qhead++];
@@ -678,6 +686,7 @@ size_t weak_run_pending(WkVM *vm) {
         ran++;
     }
     ws->running--;
+    update_ready(vm);
     gc_pop_root(vm);
     vm->exception = saved;
     return ran;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "vm/object.h"
+#include "vm/vm.h"
 
 typedef struct WeakState WeakState;
 
@@ -137,8 +138,11 @@ void weak_clear_object(WkVM *vm, Obj *o);
 // the number run. May allocate and run wk code.
 size_t weak_run_pending(WkVM *vm);
 
-// True when callbacks are queued and none is running (cheap; checked at safe points).
-bool weak_has_pending(WkVM *vm);
+// True when callbacks are queued and none is running. Checked at safe points, among them every
+// backward jump, so it is one load: gc/weak.c keeps the flag in step with the queue.
+static inline bool weak_has_pending(WkVM *vm) {
+    return vm->gc.weak_ready;
+}
 
 // The counters for gc.get_stats().
 void weak_stats(WkVM *vm, WeakStats *out);
