@@ -311,26 +311,20 @@ void gc_pop_roots(WkVM *vm, int n) {
 
 // ---- Marking ---------------------------------------------------------------------------------
 
+void gc_gray_grow(GcState *gc) {
+    gc->gray_capacity = gc->gray_capacity < 256 ? 256 : gc->gray_capacity * 2;
+    gc->gray = realloc(gc->gray, gc->gray_capacity * sizeof(Obj *));
+    if (gc->gray == NULL) {
+        out_of_memory();
+    }
+}
+
 void gc_mark_object(WkVM *vm, Obj *o) {
-    if (o == NULL || o->marked == vm->gc.epoch) {
-        return;
-    }
-    o->marked = vm->gc.epoch;
-    GcState *gc = &vm->gc;
-    if (gc->gray_count == gc->gray_capacity) {
-        gc->gray_capacity = gc->gray_capacity < 256 ? 256 : gc->gray_capacity * 2;
-        gc->gray = realloc(gc->gray, gc->gray_capacity * sizeof(Obj *));
-        if (gc->gray == NULL) {
-            out_of_memory();
-        }
-    }
-    gc->gray[gc->gray_count++] = o;
+    gc_mark_in(&vm->gc, o);
 }
 
 void gc_mark_value(WkVM *vm, Value v) {
-    if (IS_OBJ(v)) {
-        gc_mark_object(vm, AS_OBJ(v));
-    }
+    gc_mark_value_in(&vm->gc, v);
 }
 
 bool gc_is_dying(WkVM *vm, Obj *o) {
@@ -340,7 +334,7 @@ bool gc_is_dying(WkVM *vm, Obj *o) {
 
 static void mark_roots(WkVM *vm) {
     for (int i = 0; i < vm->gc.temp_count; i++) {
-        gc_mark_value(vm, vm->gc.temp_roots[i]);
+        gc_mark_value_in(&vm->gc, vm->gc.temp_roots[i]);
     }
     vm_mark_roots(vm);
     weak_mark_roots(vm);

@@ -74,8 +74,40 @@ void gc_pop_roots(WkVM *vm, int n);
 
 // ---- Tracing (for trace functions and root reporters) ----------------------------------------
 
+// Mark [v] / [o] (NULL allowed) reachable; it is traced later from the gray stack. Marking phase
+// only; never allocates in the managed heap.
 void gc_mark_value(WkVM *vm, Value v);
 void gc_mark_object(WkVM *vm, Obj *o);
+
+// Kinds that refer to nothing: marking one sets its bit and never queues it for tracing.
+#define GC_LEAF_KINDS ((1u << OBJ_STR) | (1u << OBJ_RANGE))
+
+// Grow the gray stack of [gc] by at least one entry (aborts when the C heap is exhausted).
+void gc_gray_grow(GcState *gc);
+
+// The body of gc_mark_object, inline for the collector's own loops and the trace functions of
+// vm/object.c (which see GcState through vm/vm.h). A leaf kind is not queued unless it was ever
+// weakly referenced: the ephemeron pass hooks the popping of weakly referenced objects.
+static inline void gc_mark_in(GcState *gc, Obj *o) {
+    if (o == NULL || o->marked == gc->epoch) {
+        return;
+    }
+    o->marked = gc->epoch;
+    if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+        return;
+    }
+    if (gc->gray_count == gc->gray_capacity) {
+        gc_gray_grow(gc);
+    }
+    gc->gray[gc->gray_count++] = o;
+}
+
+// gc_mark_value's body, inline (see gc_mark_in).
+static inline void gc_mark_value_in(GcState *gc, Value v) {
+    if (IS_OBJ(v)) {
+        gc_mark_in(gc, AS_OBJ(v));
+    }
+}
 
 // Trace everything reachable from the objects marked so far (drains the gray stack). For
 // gc/weak.c's ephemeron pass, which marks values and must then trace from them.
