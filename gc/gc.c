@@ -328,8 +328,7 @@ void gc_mark_value(WkVM *vm, Value v) {
 }
 
 bool gc_is_dying(WkVM *vm, Obj *o) {
-    (void)vm;
-    return o->marked != vm->gc.epoch;
+    return gc_is_dying_in(&vm->gc, o);
 }
 
 static void mark_roots(WkVM *vm) {

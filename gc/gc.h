@@ -115,6 +115,10 @@ void gc_drain(WkVM *vm);
 
 // During a collection (after tracing): true when [o] was not marked and will be freed.
 bool gc_is_dying(WkVM *vm, Obj *o);
+// gc_is_dying's body, inline for gc/weak.c's clearing loops.
+static inline bool gc_is_dying_in(const GcState *gc, const Obj *o) {
+    return o->marked != gc->epoch;
+}
 
 // ---- Collection ------------------------------------------------------------------------------
 
