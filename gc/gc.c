@@ -41,6 +41,17 @@ static void out_of_memory(void) {
     abort();
 }
 
+// Double the C array [*arr] of [*capacity] elements of [elem] bytes (at least 1024).
+static void grow_array(void **arr, size_t *capacity, size_t elem) {
+    size_t cap = *capacity < 1024 ? 1024 : *capacity * 2;
+    void *p = realloc(*arr, cap * elem);
+    if (p == NULL) {
+        out_of_memory();
+    }
+    *arr = p;
+    *capacity = cap;
+}
+
 // Collect when the allocation budget is spent (or always, under stress). Never re-enters.
 static void maybe_collect(WkVM *vm, size_t growing) {
     GcState *gc = &vm->gc;
@@ -158,17 +169,44 @@ static void audit_remove(WkVM *vm, void *ptr, size_t size) {
 #define audit_remove(vm, ptr, size) ((void)0)
 #endif
 
-static void *block_alloc(WkVM *vm, size_t size) {
-    int cls = vm->gc.use_pool ? size_class(size) : -1;
+// The order array is full at its end: slide the objects down over the room the sweep left at
+// its front when that room is at least half the array, else double it.
+__attribute__((noinline)) static void order_make_room(GcState *gc) {
+    size_t live = (size_t)(gc->order_end - gc->order_live);
+    size_t front = (size_t)(gc->order_live - gc->order);
+    size_t capacity = (size_t)(gc->order_limit - gc->order);
+    if (front > 0) {
+        memmove(gc->order, gc->order_live, live * sizeof(Obj *));
+    }
+    if (front == 0 || front < capacity / 2) {
+        grow_array((void **)&gc->order, &capacity, sizeof(Obj *));
+    }
+    gc->order_live = gc->order;
+    gc->order_end = gc->order + live;
+    gc->order_limit = gc->order + capacity;
+}
+
+// block_alloc's slow path: a large block, the pool off, or an empty free list.
+__attribute__((noinline)) static void *block_alloc_slow(WkVM *vm, size_t size, int cls) {
     if (cls < 0) {
         return malloc(size);
     }
+    if (!refill(vm, cls)) {
+        return NULL;
+    }
     FreeBlock *b = vm->gc.free_blocks[cls];
+    vm->gc.free_blocks[cls] = b->next;
+    audit_add(vm, b, size);
+    return b;
+}
+
+// A block of [size] bytes: popped from its size class's free list (inline: the allocation
+// fast path), else from block_alloc_slow.
+static inline void *block_alloc(WkVM *vm, size_t size) {
+    int cls = vm->gc.use_pool ? size_class(size) : -1;
+    FreeBlock *b = cls >= 0 ? vm->gc.free_blocks[cls] : NULL;
     if (b == NULL) {
-        if (!refill(vm, cls)) {
-            return NULL;
-        }
-        b = vm->gc.free_blocks[cls];
+        return block_alloc_slow(vm, size, cls);
     }
     vm->gc.free_blocks[cls] = b->next;
     // Recycled blocks are cold: start fetching the next one now, so the next allocation of
@@ -208,8 +246,13 @@ Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
     }
     memset(o, 0, sizeof(Obj));
     o->type = (uint8_t)type;
-    o->next = vm->gc.objects;
-    vm->gc.objects = o;
+    GcState *gc = &vm->gc;
+    if (gc->order_end == gc->order_limit) {
+        order_make_room(gc);
+    }
+    *gc->order_end++ = o;
+    o->next = gc->objects;
+    gc->objects = o;
     vm->gc.bytes_allocated += size;
     vm->gc.allocations_since++;
     return o;
@@ -362,44 +405,108 @@ static bool is_weak_kind(const Obj *o) {
     return o->type >= OBJ_WEAKREF && o->type <= OBJ_FINALIZE;
 }
 
-// Free every unmarked object and unmark the survivors; returns the number freed. A dying
-// object that was ever weakly referenced (header bit) has its weak slots cleared first, which
-// touches the refs and containers holding it: so the weak kinds are freed only after the pass.
-// Clearing costs only what died: surviving objects are never looked at for it.
-static size_t sweep(WkVM *vm) {
-    size_t freed = 0, live = 0;
-    // Dying weak kinds wait in walk order, so they reach their free lists in the same order as
-    // everything else: the next allocations then go up through memory, as the first ones did.
-    Obj *deferred = NULL, **deferred_tail = &deferred;
-    Obj **link = &vm->gc.objects;
-    while (*link != NULL) {
-        Obj *o = *link;
-        __builtin_prefetch(o->next); // the list is scattered: overlap the next miss with this work
-        if (o->marked == vm->gc.epoch) {
-            link = &o->next;
-            live++;
-            continue;
-        }
-        *link = o->next;
-        freed++;
+// The sweep's running state: survivors are gathered at the end of the order array, oldest
+// first, below [keep]; [newer] is the last survivor seen (the one before in gc.objects).
+typedef struct {
+    Obj **keep;
+    Obj *newer;
+    size_t dying_weak; // weak kinds waiting in GcState.dying_weak
+} Sweep;
+
+// Start fetching what the sweep will read of [o] in a few objects' time: past the header's
+// line when it dies (object_free reads its fields), and its side-table bucket when it was ever
+// weakly referenced. [o]'s header was prefetched earlier.
+static inline void sweep_ahead(WkVM *vm, Obj *o) {
+    if (o->marked != vm->gc.epoch) {
+        __builtin_prefetch((char *)o + 48);
         if (o->weakly) {
-            weak_clear_object(vm, o);
-        }
-        if (is_weak_kind(o)) {
-            o->next = NULL;
-            *deferred_tail = o;
-            deferred_tail = &o->next;
-        } else {
-            object_free(vm, o);
+            weak_prefetch_clear(vm, o);
         }
     }
-    while (deferred != NULL) {
-        Obj *next = deferred->next;
-        object_free(vm, deferred);
-        deferred = next;
+}
+
+static inline void sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
+    GcState *gc = &vm->gc;
+    if (o->marked == gc->epoch) {
+        if (sw->newer == NULL) {
+            gc->objects = o;
+        } else if (sw->newer->next != o) {
+            sw->newer->next = o; // written only when it changed: survivors' lines stay clean
+        }
+        sw->newer = o;
+        *--sw->keep = o;
+        return;
     }
-    vm->gc.live_objects = live;
-    return freed;
+    if (o->weakly) {
+        weak_clear_object(vm, o);
+    }
+    if (is_weak_kind(o)) {
+        if (sw->dying_weak == gc->dying_weak_capacity) {
+            grow_array((void **)&gc->dying_weak, &gc->dying_weak_capacity, sizeof(Obj *));
+        }
+        gc->dying_weak[sw->dying_weak++] = o;
+    } else {
+        object_free(vm, o);
+    }
+}
+
+// How many objects ahead the sweep prefetches headers: enough to cover a memory latency with
+// the work of the objects in between.
+#define SWEEP_PREFETCH 16
+
+// Free every unmarked object; returns the number freed. The objects are visited newest first
+// (the order of gc.objects, which the callback queue follows) from the order array: its
+// entries are read in sequence and each header is fetched SWEEP_PREFETCH objects early, so the
+// misses overlap instead of forming a chain. Survivors are relinked in the same order and stay
+// at the end of the array; the room the dead leave at its front is reused when it fills up.
+// A dying object that was ever weakly referenced (header bit) has its weak slots cleared first,
+// which touches the refs and containers holding it: so the weak kinds are freed only after the
+// pass. Clearing costs only what died: surviving objects are never looked at for it.
+static size_t sweep(WkVM *vm) {
+    GcState *gc = &vm->gc;
+    Obj **first = gc->order_live;
+    Obj **p = gc->order_end;
+    size_t n = (size_t)(p - first);
+    Sweep sw = {p, NULL, 0};
+    gc->objects = NULL;
+    while (p - first > SWEEP_PREFETCH) {
+        p--;
+        __builtin_prefetch(p[-SWEEP_PREFETCH]);
+        sweep_ahead(vm, p[-SWEEP_PREFETCH / 2]);
+        sweep_one(vm, *p, &sw);
+    }
+    while (p > first) {
+        p--;
+        sweep_one(vm, *p, &sw);
+    }
+    if (sw.newer != NULL) {
+        sw.newer->next = NULL;
+    }
+    // The weak kinds are freed in walk order, so they reach their free lists in the same order
+    // as everything else: the next allocations then go up through memory, as the first ones did.
+    for (size_t i = 0; i < sw.dying_weak; i++) {
+        if (i + SWEEP_PREFETCH < sw.dying_weak) {
+            __builtin_prefetch(gc->dying_weak[i + SWEEP_PREFETCH]);
+        }
+        object_free(vm, gc->dying_weak[i]);
+    }
+    size_t live = (size_t)(gc->order_end - sw.keep);
+    gc->order_live = sw.keep;
+    size_t capacity = (size_t)(gc->order_limit - gc->order);
+    if (capacity > 4096 && live < capacity / 4) {
+        // give back what a past peak left unused
+        memmove(gc->order, gc->order_live, live * sizeof(Obj *));
+        capacity /= 2;
+        gc->order = realloc(gc->order, capacity * sizeof(Obj *));
+        if (gc->order == NULL) {
+            out_of_memory();
+        }
+        gc->order_live = gc->order;
+        gc->order_end = gc->order + live;
+        gc->order_limit = gc->order + capacity;
+    }
+    gc->live_objects = live;
+    return n - live;
 }
 
 static void set_threshold(WkVM *vm) {
@@ -450,6 +557,11 @@ void gc_free_all(WkVM *vm) {
         o = next;
     }
     vm->gc.objects = NULL;
+    free(vm->gc.order);
+    vm->gc.order = vm->gc.order_live = vm->gc.order_end = vm->gc.order_limit = NULL;
+    free(vm->gc.dying_weak);
+    vm->gc.dying_weak = NULL;
+    vm->gc.dying_weak_capacity = 0;
     for (size_t i = 0; i < vm->gc.page_count; i++) {
         free(vm->gc.pages[i]);
     }

@@ -14,7 +14,13 @@
 #define GC_PAGE_SIZE (64 * 1024)
 
 typedef struct {
-    Obj *objects;          // every live heap object, threaded through Obj.next
+    Obj *objects;          // every live heap object, newest first, threaded through Obj.next
+    Obj **order;           // the same objects, oldest first, in [order_live, order_end) of this
+    Obj **order_live;      // C array (capacity up to order_limit): the sweep reads them in
+    Obj **order_end;       // sequence and prefetches their headers ahead instead of chasing
+    Obj **order_limit;     // Obj.next from miss to miss
+    Obj **dying_weak;      // the sweep's weak kinds, freed after the clearing pass
+    size_t dying_weak_capacity;
     size_t bytes_allocated;
     size_t next_gc;        // collect when bytes_allocated exceeds this
     size_t live_objects;

@@ -702,6 +702,11 @@ static void clear_object(WkVM *vm, SideEntry *e) {
     }
 }
 
+void weak_prefetch_clear(WkVM *vm, Obj *o) {
+    WeakState *ws = vm->weak;
+    __builtin_prefetch(&ws->side[ptr_hash(o, ws->side_mask)]);
+}
+
 void weak_clear_object(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
     SideEntry *e = side_find(ws, o);

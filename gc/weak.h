@@ -129,6 +129,9 @@ void weak_converge_ephemerons(WkVM *vm);
 // pass, so every holder touched here is still allocated. Cost: O(k) for k slots; objects that
 // stay alive cost nothing.
 void weak_clear_object(WkVM *vm, Obj *o);
+// Sweep phase: weak_clear_object([o]) is coming soon; start fetching what it will read. Only a
+// hint (the sweep runs it a few objects ahead, so that the side-table misses overlap).
+void weak_prefetch_clear(WkVM *vm, Obj *o);
 
 // ---- Callbacks -------------------------------------------------------------------------------
 

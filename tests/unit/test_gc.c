@@ -98,3 +98,56 @@ Test(gc, threshold_adapts_to_live_heap) {
     cr_assert_geq(vm->gc.next_gc, vm->gc.bytes_allocated);
     gc_pop_root(vm);
 }
+
+// gc.objects (newest first, linked) and the order array (oldest first) list the same objects.
+static void assert_order_matches_list(void) {
+    Obj **p = vm->gc.order_end;
+    size_t n = 0;
+    for (Obj *o = vm->gc.objects; o != NULL; o = o->next, n++) {
+        cr_assert_gt(p, vm->gc.order_live, "the list is longer than the order array");
+        cr_assert_eq(*--p, o, "object %zu of the list", n);
+    }
+    cr_assert_eq(p, vm->gc.order_live, "the order array is longer than the list");
+    cr_assert_leq(vm->gc.order_end, vm->gc.order_limit);
+}
+
+// The sweep visits objects through the order array and relinks the survivors: gc.objects
+// keeps exactly the survivors, newest first, across collections, slides and resizes.
+Test(gc, sweep_keeps_survivors_in_allocation_order) {
+    gc_collect(vm);
+    ObjList *keep = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(keep));
+    for (int i = 0; i < 30000; i++) {
+        ObjList *l = list_new(vm, 0);
+        if (i % 3 == 0) {
+            list_append(vm, keep, OBJ_VAL(l));
+        }
+    }
+    assert_order_matches_list();
+    size_t before = (size_t)(vm->gc.order_limit - vm->gc.order);
+    gc_collect(vm);
+    assert_order_matches_list();
+    // the survivors appear in gc.objects in reverse allocation order
+    uint32_t seen = keep->count;
+    for (Obj *o = vm->gc.objects; o != NULL && seen > 0; o = o->next) {
+        if (o == AS_OBJ(keep->items[seen - 1])) {
+            seen--;
+        }
+    }
+    cr_assert_eq(seen, 0, "survivors out of order");
+    // most die: the array shrinks; allocating again slides the survivors down or grows it
+    keep->count = 10;
+    gc_collect(vm);
+    assert_order_matches_list();
+    cr_assert_lt((size_t)(vm->gc.order_limit - vm->gc.order), before, "the array shrank");
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 20000; i++) {
+            list_new(vm, 0);
+        }
+        assert_order_matches_list();
+        gc_collect(vm);
+        assert_order_matches_list();
+    }
+    cr_assert_eq(vm->gc.live_objects, (size_t)(vm->gc.order_end - vm->gc.order_live));
+    gc_pop_root(vm);
+}
