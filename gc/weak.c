@@ -47,10 +47,12 @@ typedef struct {
 } PendingNode;
 
 // The head of an unmarked ephemeron key's list of pending values (collection time only; kept
-// out of the side table so that its buckets stay small).
+// out of the side table so that its buckets stay small). A bucket is in use only when its
+// [pass] is the current ephemeron pass, so emptying the table is a counter increment.
 typedef struct {
-    Obj *key; // NULL: a free bucket
+    Obj *key;
     int32_t head;
+    uint32_t pass;
 } PendingKey;
 
 // A queued callback: callback(holder), or the holder's run hook when callback is EMPTY.
@@ -75,6 +77,7 @@ struct WeakState {
     size_t pending_count, pending_cap;
     PendingKey *pkeys; // open addressing, linear probing; emptied after each ephemeron pass
     uint32_t pkey_mask, pkey_count;
+    uint32_t pkey_pass; // buckets of other passes are free
 
 
     // per-object callback batch (sorted newest first before queueing)
@@ -141,6 +144,7 @@ void weak_init(WkVM *vm) {
     ws->side_mask = 63;
     ws->side = xrealloc(NULL, 64 * sizeof(SideEntry));
     memset(ws->side, 0, 64 * sizeof(SideEntry));
+    ws->pkey_pass = 1; // zeroed pending buckets belong to no pass
     vm->weak = ws;
     update_ready(vm);
 }
@@ -514,9 +518,9 @@ static PendingKey *pkey_get(WeakState *ws, Obj *key) {
         ws->pkeys = xcalloc(n, sizeof(PendingKey));
         ws->pkey_mask = n - 1;
         for (uint32_t i = 0; i < old_n; i++) {
-            if (old[i].key != NULL) {
+            if (old[i].pass == ws->pkey_pass) {
                 uint32_t j = ptr_hash(old[i].key, ws->pkey_mask);
-                while (ws->pkeys[j].key != NULL) {
+                while (ws->pkeys[j].pass == ws->pkey_pass) {
                     j = (j + 1) & ws->pkey_mask;
                 }
                 ws->pkeys[j] = old[i];
@@ -526,33 +530,28 @@ static PendingKey *pkey_get(WeakState *ws, Obj *key) {
     }
     for (uint32_t i = ptr_hash(key, ws->pkey_mask);; i = (i + 1) & ws->pkey_mask) {
         PendingKey *p = &ws->pkeys[i];
-        if (p->key == key) {
+        if (p->pass != ws->pkey_pass) {
+            *p = (PendingKey){key, -1, ws->pkey_pass};
+            ws->pkey_count++;
             return p;
         }
-        if (p->key == NULL) {
-            p->key = key;
-            p->head = -1;
-            ws->pkey_count++;
+        if (p->key == key) {
             return p;
         }
     }
 }
 
-// After the ephemeron pass: forget every pending head (the keys still pending are dying). The
-// table is cleared in time proportional to this pass's use, or dropped when it is far larger.
+// After the ephemeron pass: forget every pending head (the keys still pending are dying) by
+// starting a new pass number; zeroed buckets (pass 0) are never current.
 static void pkeys_reset(WeakState *ws) {
     if (ws->pkey_count == 0) {
         return;
     }
-    size_t n = (size_t)ws->pkey_mask + 1;
-    if (n > 1024 && (size_t)ws->pkey_count * 8 < n) {
-        free(ws->pkeys);
-        ws->pkeys = NULL;
-        ws->pkey_mask = 0;
-    } else {
-        memset(ws->pkeys, 0, n * sizeof(PendingKey));
-    }
     ws->pkey_count = 0;
+    if (++ws->pkey_pass == 0) {
+        memset(ws->pkeys, 0, ((size_t)ws->pkey_mask + 1) * sizeof(PendingKey));
+        ws->pkey_pass = 1;
+    }
 }
 
 // One (key, value) pair of a live ephemeron table: trace the value now if the key is marked,
@@ -580,7 +579,7 @@ static void eph_release(WkVM *vm, Obj *key) {
     if (ws->pkey_count == 0) {
         return;
     }
-    for (uint32_t i = ptr_hash(key, ws->pkey_mask); ws->pkeys[i].key != NULL;
+    for (uint32_t i = ptr_hash(key, ws->pkey_mask); ws->pkeys[i].pass == ws->pkey_pass;
          i = (i + 1) & ws->pkey_mask) {
         PendingKey *p = &ws->pkeys[i];
         if (p->key == key) {
