@@ -493,8 +493,9 @@ static size_t sweep(WkVM *vm) {
     size_t live = (size_t)(gc->order_end - sw.keep);
     gc->order_live = sw.keep;
     size_t capacity = (size_t)(gc->order_limit - gc->order);
-    if (capacity > 4096 && live < capacity / 4) {
-        // give back what a past peak left unused
+    if (capacity > 4096 && live < capacity / 8) {
+        // give back what a past peak left unused (not sooner: the next cycle's allocations
+        // would only grow it again)
         memmove(gc->order, gc->order_live, live * sizeof(Obj *));
         capacity /= 2;
         gc->order = realloc(gc->order, capacity * sizeof(Obj *));

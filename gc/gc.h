@@ -115,6 +115,36 @@ static inline void gc_mark_value_in(GcState *gc, Value v) {
     }
 }
 
+// gc_mark_value_in over the [n] values at [items] (lists, tuples, code constants...). The gray
+// stack and epoch stay in registers: a mark bit is a byte, and a byte store may alias anything,
+// so the loop above would reload them after every mark.
+static inline void gc_mark_values_in(GcState *gc, const Value *items, size_t n) {
+    uint8_t epoch = gc->epoch;
+    Obj **gray = gc->gray;
+    size_t count = gc->gray_count, capacity = gc->gray_capacity;
+    for (size_t i = 0; i < n; i++) {
+        if (!IS_OBJ(items[i])) {
+            continue;
+        }
+        Obj *o = AS_OBJ(items[i]);
+        if (o->marked == epoch) {
+            continue;
+        }
+        o->marked = epoch;
+        if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+            continue;
+        }
+        if (count == capacity) {
+            gc->gray_count = count;
+            gc_gray_grow(gc);
+            gray = gc->gray;
+            capacity = gc->gray_capacity;
+        }
+        gray[count++] = o;
+    }
+    gc->gray_count = count;
+}
+
 // Trace everything reachable from the objects marked so far (drains the gray stack). For
 // gc/weak.c's ephemeron pass, which marks values and must then trace from them.
 void gc_drain(WkVM *vm);

@@ -23,10 +23,7 @@ static inline void mark_value(WkVM *vm, Value v) {
 }
 
 static void mark_array(WkVM *vm, Value *items, size_t count) {
-    GcState *gc = &vm->gc;
-    for (size_t i = 0; i < count; i++) {
-        gc_mark_value_in(gc, items[i]);
-    }
+    gc_mark_values_in(&vm->gc, items, count);
 }
 
 // One trace function per kind, each taking the header: object_trace is a table jump, so the
