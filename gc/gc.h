@@ -91,8 +91,9 @@ void gc_mark_object(WkVM *vm, Obj *o);
 // Grow the gray stack of [gc] by at least one entry (aborts when the C heap is exhausted).
 void gc_gray_grow(GcState *gc);
 
-// The body of gc_mark_object, inline for the collector's own loops and the trace functions of
-// vm/object.c (which see GcState through vm/vm.h). A leaf kind is not queued unless it was ever
+// Mark [o] (NULL allowed) in [gc]: gc_mark_object's body, inline for the collector's own loops
+// and the trace functions of vm/object.c (which see GcState through vm/vm.h; the mark bits are
+// still read and written only by this gc/ code). A leaf kind is not queued unless it was ever
 // weakly referenced: the ephemeron pass hooks the popping of weakly referenced objects.
 static inline void gc_mark_in(GcState *gc, Obj *o) {
     if (o == NULL || o->marked == gc->epoch) {
@@ -108,7 +109,7 @@ static inline void gc_mark_in(GcState *gc, Obj *o) {
     gc->gray[gc->gray_count++] = o;
 }
 
-// gc_mark_value's body, inline (see gc_mark_in).
+// Mark [v] in [gc] when it is an object: gc_mark_value's body, inline (see gc_mark_in).
 static inline void gc_mark_value_in(GcState *gc, Value v) {
     if (IS_OBJ(v)) {
         gc_mark_in(gc, AS_OBJ(v));
@@ -151,7 +152,7 @@ void gc_drain(WkVM *vm);
 
 // During a collection (after tracing): true when [o] was not marked and will be freed.
 bool gc_is_dying(WkVM *vm, Obj *o);
-// gc_is_dying's body, inline for gc/weak.c's clearing loops.
+// gc_is_dying's body for [o] in [gc], inline for gc/weak.c's clearing loops.
 static inline bool gc_is_dying_in(const GcState *gc, const Obj *o) {
     return o->marked != gc->epoch;
 }
