@@ -169,21 +169,20 @@ static void audit_remove(WkVM *vm, void *ptr, size_t size) {
 #define audit_remove(vm, ptr, size) ((void)0)
 #endif
 
-// The order array is full at its end: slide the objects down over the room the sweep left at
-// its front when that room is at least half the array, else double it.
-__attribute__((noinline)) static void order_make_room(GcState *gc) {
-    size_t live = (size_t)(gc->order_end - gc->order_live);
-    size_t front = (size_t)(gc->order_live - gc->order);
-    size_t capacity = (size_t)(gc->order_limit - gc->order);
-    if (front > 0) {
-        memmove(gc->order, gc->order_live, live * sizeof(Obj *));
+// The order ring is full: move it, oldest first, to the front of one twice the size.
+__attribute__((noinline)) static void order_grow(GcState *gc) {
+    size_t capacity = gc->order_capacity < 1024 ? 1024 : gc->order_capacity * 2;
+    Obj **ring = malloc(capacity * sizeof(Obj *));
+    if (ring == NULL) {
+        out_of_memory();
     }
-    if (front == 0 || front < capacity / 2) {
-        grow_array((void **)&gc->order, &capacity, sizeof(Obj *));
+    for (size_t i = 0; i < gc->order_count; i++) {
+        ring[i] = gc->order[(gc->order_head + i) & (gc->order_capacity - 1)];
     }
-    gc->order_live = gc->order;
-    gc->order_end = gc->order + live;
-    gc->order_limit = gc->order + capacity;
+    free(gc->order);
+    gc->order = ring;
+    gc->order_capacity = capacity;
+    gc->order_head = 0;
 }
 
 // block_alloc's slow path: a large block, the pool off, or an empty free list.
@@ -247,10 +246,10 @@ Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
     memset(o, 0, sizeof(Obj));
     o->type = (uint8_t)type;
     GcState *gc = &vm->gc;
-    if (gc->order_end == gc->order_limit) {
-        order_make_room(gc);
+    if (gc->order_count == gc->order_capacity) {
+        order_grow(gc);
     }
-    *gc->order_end++ = o;
+    gc->order[(gc->order_head + gc->order_count++) & (gc->order_capacity - 1)] = o;
     o->next = gc->objects;
     gc->objects = o;
     vm->gc.bytes_allocated += size;
@@ -405,10 +404,8 @@ static bool is_weak_kind(const Obj *o) {
     return o->type >= OBJ_WEAKREF && o->type <= OBJ_FINALIZE;
 }
 
-// The sweep's running state: survivors are gathered at the end of the order array, oldest
-// first, below [keep]; [newer] is the last survivor seen (the one before in gc.objects).
+// The sweep's running state: [newer] is the last survivor seen (the one before in gc.objects).
 typedef struct {
-    Obj **keep;
     Obj *newer;
     size_t dying_weak; // weak kinds waiting in GcState.dying_weak
 } Sweep;
@@ -425,7 +422,9 @@ static inline void sweep_ahead(WkVM *vm, Obj *o) {
     }
 }
 
-static inline void sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
+// Sweep [o]: a survivor is linked after the previous one and true returned; a dying object is
+// cleared and freed (a weak kind only queued for freeing).
+static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
     GcState *gc = &vm->gc;
     if (o->marked == gc->epoch) {
         if (sw->newer == NULL) {
@@ -434,8 +433,7 @@ static inline void sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
             sw->newer->next = o; // written only when it changed: survivors' lines stay clean
         }
         sw->newer = o;
-        *--sw->keep = o;
-        return;
+        return true;
     }
     if (o->weakly) {
         weak_clear_object(vm, o);
@@ -448,6 +446,7 @@ static inline void sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
     } else {
         object_free(vm, o);
     }
+    return false;
 }
 
 // How many objects ahead the sweep prefetches headers: enough to cover a memory latency with
@@ -455,56 +454,65 @@ static inline void sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
 #define SWEEP_PREFETCH 16
 
 // Free every unmarked object; returns the number freed. The objects are visited newest first
-// (the order of gc.objects, which the callback queue follows) from the order array: its
+// (the order of gc.objects, which the callback queue follows) from the order ring: its
 // entries are read in sequence and each header is fetched SWEEP_PREFETCH objects early, so the
-// misses overlap instead of forming a chain. Survivors are relinked in the same order and stay
-// at the end of the array; the room the dead leave at its front is reused when it fills up.
+// misses overlap instead of forming a chain. Survivors are relinked in the same order and
+// packed at the newest end of the ring, which then starts at the oldest of them (no copying).
 // A dying object that was ever weakly referenced (header bit) has its weak slots cleared first,
 // which touches the refs and containers holding it: so the weak kinds are freed only after the
 // pass. Clearing costs only what died: surviving objects are never looked at for it.
 static size_t sweep(WkVM *vm) {
     GcState *gc = &vm->gc;
-    Obj **first = gc->order_live;
-    Obj **p = gc->order_end;
-    size_t n = (size_t)(p - first);
-    Sweep sw = {p, NULL, 0};
+    Obj **ring = gc->order;
+    size_t mask = gc->order_capacity - 1, head = gc->order_head;
+    size_t n = gc->order_count;
+    size_t keep = n; // survivors go to [keep, n), counted from head
+    Sweep sw = {NULL, 0};
     gc->objects = NULL;
-    while (p - first > SWEEP_PREFETCH) {
-        p--;
-        __builtin_prefetch(p[-SWEEP_PREFETCH]);
-        sweep_ahead(vm, p[-SWEEP_PREFETCH / 2]);
-        sweep_one(vm, *p, &sw);
+    size_t i = n;
+    while (i > SWEEP_PREFETCH) {
+        i--;
+        __builtin_prefetch(ring[(head + i - SWEEP_PREFETCH) & mask]);
+        sweep_ahead(vm, ring[(head + i - SWEEP_PREFETCH / 2) & mask]);
+        Obj *o = ring[(head + i) & mask];
+        if (sweep_one(vm, o, &sw)) {
+            ring[(head + --keep) & mask] = o;
+        }
     }
-    while (p > first) {
-        p--;
-        sweep_one(vm, *p, &sw);
+    while (i > 0) {
+        i--;
+        Obj *o = ring[(head + i) & mask];
+        if (sweep_one(vm, o, &sw)) {
+            ring[(head + --keep) & mask] = o;
+        }
     }
     if (sw.newer != NULL) {
         sw.newer->next = NULL;
     }
     // The weak kinds are freed in walk order, so they reach their free lists in the same order
     // as everything else: the next allocations then go up through memory, as the first ones did.
-    for (size_t i = 0; i < sw.dying_weak; i++) {
-        if (i + SWEEP_PREFETCH < sw.dying_weak) {
-            __builtin_prefetch(gc->dying_weak[i + SWEEP_PREFETCH]);
+    for (size_t d = 0; d < sw.dying_weak; d++) {
+        if (d + SWEEP_PREFETCH < sw.dying_weak) {
+            __builtin_prefetch(gc->dying_weak[d + SWEEP_PREFETCH]);
         }
-        object_free(vm, gc->dying_weak[i]);
+        object_free(vm, gc->dying_weak[d]);
     }
-    size_t live = (size_t)(gc->order_end - sw.keep);
-    gc->order_live = sw.keep;
-    size_t capacity = (size_t)(gc->order_limit - gc->order);
-    if (capacity > 4096 && live < capacity / 8) {
+    size_t live = n - keep;
+    gc->order_head = (head + keep) & mask;
+    gc->order_count = live;
+    if (gc->order_capacity > 4096 && live < gc->order_capacity / 8) {
         // give back what a past peak left unused (not sooner: the next cycle's allocations
         // would only grow it again)
-        memmove(gc->order, gc->order_live, live * sizeof(Obj *));
-        capacity /= 2;
-        gc->order = realloc(gc->order, capacity * sizeof(Obj *));
-        if (gc->order == NULL) {
-            out_of_memory();
+        Obj **smaller = malloc(gc->order_capacity / 2 * sizeof(Obj *));
+        if (smaller != NULL) {
+            for (size_t k = 0; k < live; k++) {
+                smaller[k] = ring[(gc->order_head + k) & mask];
+            }
+            free(ring);
+            gc->order = smaller;
+            gc->order_capacity /= 2;
+            gc->order_head = 0;
         }
-        gc->order_live = gc->order;
-        gc->order_end = gc->order + live;
-        gc->order_limit = gc->order + capacity;
     }
     gc->live_objects = live;
     return n - live;
@@ -559,7 +567,8 @@ void gc_free_all(WkVM *vm) {
     }
     vm->gc.objects = NULL;
     free(vm->gc.order);
-    vm->gc.order = vm->gc.order_live = vm->gc.order_end = vm->gc.order_limit = NULL;
+    vm->gc.order = NULL;
+    vm->gc.order_capacity = vm->gc.order_head = vm->gc.order_count = 0;
     free(vm->gc.dying_weak);
     vm->gc.dying_weak = NULL;
     vm->gc.dying_weak_capacity = 0;

@@ -15,10 +15,10 @@
 
 typedef struct {
     Obj *objects;          // every live heap object, newest first, threaded through Obj.next
-    Obj **order;           // the same objects, oldest first, in [order_live, order_end) of this
-    Obj **order_live;      // C array (capacity up to order_limit): the sweep reads them in
-    Obj **order_end;       // sequence and prefetches their headers ahead instead of chasing
-    Obj **order_limit;     // Obj.next from miss to miss
+    Obj **order;           // the same objects, oldest first, in a ring (C memory) of
+    size_t order_capacity; // order_capacity entries (0 or a power of two) from order_head: the
+    size_t order_head;     // sweep reads them in sequence and prefetches their headers ahead
+    size_t order_count;    // instead of chasing Obj.next from miss to miss
     Obj **dying_weak;      // the sweep's weak kinds, freed after the clearing pass
     size_t dying_weak_capacity;
     size_t bytes_allocated;

@@ -99,16 +99,18 @@ Test(gc, threshold_adapts_to_live_heap) {
     gc_pop_root(vm);
 }
 
-// gc.objects (newest first, linked) and the order array (oldest first) list the same objects.
+// gc.objects (newest first, linked) and the order ring (oldest first) list the same objects.
 static void assert_order_matches_list(void) {
-    Obj **p = vm->gc.order_end;
-    size_t n = 0;
-    for (Obj *o = vm->gc.objects; o != NULL; o = o->next, n++) {
-        cr_assert_gt(p, vm->gc.order_live, "the list is longer than the order array");
-        cr_assert_eq(*--p, o, "object %zu of the list", n);
+    GcState *gc = &vm->gc;
+    size_t mask = gc->order_capacity - 1;
+    size_t i = gc->order_count;
+    cr_assert_leq(gc->order_count, gc->order_capacity);
+    for (Obj *o = gc->objects; o != NULL; o = o->next) {
+        cr_assert_gt(i, 0, "the list is longer than the order ring");
+        i--;
+        cr_assert_eq(gc->order[(gc->order_head + i) & mask], o, "object %zu of the ring", i);
     }
-    cr_assert_eq(p, vm->gc.order_live, "the order array is longer than the list");
-    cr_assert_leq(vm->gc.order_end, vm->gc.order_limit);
+    cr_assert_eq(i, 0, "the order ring is longer than the list");
 }
 
 // The sweep visits objects through the order array and relinks the survivors: gc.objects
@@ -124,7 +126,7 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
         }
     }
     assert_order_matches_list();
-    size_t before = (size_t)(vm->gc.order_limit - vm->gc.order);
+    size_t before = vm->gc.order_capacity;
     gc_collect(vm);
     assert_order_matches_list();
     // the survivors appear in gc.objects in reverse allocation order
@@ -135,11 +137,11 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
         }
     }
     cr_assert_eq(seen, 0, "survivors out of order");
-    // most die: the array shrinks; allocating again slides the survivors down or grows it
+    // most die: the ring shrinks; allocating again wraps around its end or grows it
     keep->count = 10;
     gc_collect(vm);
     assert_order_matches_list();
-    cr_assert_lt((size_t)(vm->gc.order_limit - vm->gc.order), before, "the array shrank");
+    cr_assert_lt(vm->gc.order_capacity, before, "the ring shrank");
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < 20000; i++) {
             list_new(vm, 0);
@@ -148,6 +150,6 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
         gc_collect(vm);
         assert_order_matches_list();
     }
-    cr_assert_eq(vm->gc.live_objects, (size_t)(vm->gc.order_end - vm->gc.order_live));
+    cr_assert_eq(vm->gc.live_objects, vm->gc.order_count);
     gc_pop_root(vm);
 }
