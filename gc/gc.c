@@ -41,6 +41,17 @@ static void out_of_memory(void) {
     abort();
 }
 
+// Double the C array [*arr] of [*capacity] elements of [elem] bytes (at least 1024).
+static void grow_array(void **arr, size_t *capacity, size_t elem) {
+    size_t cap = *capacity < 1024 ? 1024 : *capacity * 2;
+    void *p = realloc(*arr, cap * elem);
+    if (p == NULL) {
+        out_of_memory();
+    }
+    *arr = p;
+    *capacity = cap;
+}
+
 // Collect when the allocation budget is spent (or always, under stress). Never re-enters.
 static void maybe_collect(WkVM *vm, size_t growing) {
     GcState *gc = &vm->gc;
@@ -158,17 +169,43 @@ static void audit_remove(WkVM *vm, void *ptr, size_t size) {
 #define audit_remove(vm, ptr, size) ((void)0)
 #endif
 
-static void *block_alloc(WkVM *vm, size_t size) {
-    int cls = vm->gc.use_pool ? size_class(size) : -1;
+// The order ring is full: move it, oldest first, to the front of one twice the size.
+__attribute__((noinline)) static void order_grow(GcState *gc) {
+    size_t capacity = gc->order_capacity < 1024 ? 1024 : gc->order_capacity * 2;
+    Obj **ring = malloc(capacity * sizeof(Obj *));
+    if (ring == NULL) {
+        out_of_memory();
+    }
+    for (size_t i = 0; i < gc->order_count; i++) {
+        ring[i] = gc->order[(gc->order_head + i) & (gc->order_capacity - 1)];
+    }
+    free(gc->order);
+    gc->order = ring;
+    gc->order_capacity = capacity;
+    gc->order_head = 0;
+}
+
+// block_alloc's slow path: a large block, the pool off, or an empty free list.
+__attribute__((noinline)) static void *block_alloc_slow(WkVM *vm, size_t size, int cls) {
     if (cls < 0) {
         return malloc(size);
     }
+    if (!refill(vm, cls)) {
+        return NULL;
+    }
     FreeBlock *b = vm->gc.free_blocks[cls];
+    vm->gc.free_blocks[cls] = b->next;
+    audit_add(vm, b, size);
+    return b;
+}
+
+// A block of [size] bytes: popped from its size class's free list (inline: the allocation
+// fast path), else from block_alloc_slow.
+static inline void *block_alloc(WkVM *vm, size_t size) {
+    int cls = vm->gc.use_pool ? size_class(size) : -1;
+    FreeBlock *b = cls >= 0 ? vm->gc.free_blocks[cls] : NULL;
     if (b == NULL) {
-        if (!refill(vm, cls)) {
-            return NULL;
-        }
-        b = vm->gc.free_blocks[cls];
+        return block_alloc_slow(vm, size, cls);
     }
     vm->gc.free_blocks[cls] = b->next;
     // Recycled blocks are cold: start fetching the next one now, so the next allocation of
@@ -208,8 +245,13 @@ Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
     }
     memset(o, 0, sizeof(Obj));
     o->type = (uint8_t)type;
-    o->next = vm->gc.objects;
-    vm->gc.objects = o;
+    GcState *gc = &vm->gc;
+    if (gc->order_count == gc->order_capacity) {
+        order_grow(gc);
+    }
+    gc->order[(gc->order_head + gc->order_count++) & (gc->order_capacity - 1)] = o;
+    o->next = gc->objects;
+    gc->objects = o;
     vm->gc.bytes_allocated += size;
     vm->gc.allocations_since++;
     return o;
@@ -311,36 +353,29 @@ void gc_pop_roots(WkVM *vm, int n) {
 
 // ---- Marking ---------------------------------------------------------------------------------
 
+void gc_gray_grow(GcState *gc) {
+    gc->gray_capacity = gc->gray_capacity < 256 ? 256 : gc->gray_capacity * 2;
+    gc->gray = realloc(gc->gray, gc->gray_capacity * sizeof(Obj *));
+    if (gc->gray == NULL) {
+        out_of_memory();
+    }
+}
+
 void gc_mark_object(WkVM *vm, Obj *o) {
-    if (o == NULL || o->marked == vm->gc.epoch) {
-        return;
-    }
-    o->marked = vm->gc.epoch;
-    GcState *gc = &vm->gc;
-    if (gc->gray_count == gc->gray_capacity) {
-        gc->gray_capacity = gc->gray_capacity < 256 ? 256 : gc->gray_capacity * 2;
-        gc->gray = realloc(gc->gray, gc->gray_capacity * sizeof(Obj *));
-        if (gc->gray == NULL) {
-            out_of_memory();
-        }
-    }
-    gc->gray[gc->gray_count++] = o;
+    gc_mark_in(&vm->gc, o);
 }
 
 void gc_mark_value(WkVM *vm, Value v) {
-    if (IS_OBJ(v)) {
-        gc_mark_object(vm, AS_OBJ(v));
-    }
+    gc_mark_value_in(&vm->gc, v);
 }
 
 bool gc_is_dying(WkVM *vm, Obj *o) {
-    (void)vm;
-    return o->marked != vm->gc.epoch;
+    return gc_is_dying_in(&vm->gc, o);
 }
 
 static void mark_roots(WkVM *vm) {
     for (int i = 0; i < vm->gc.temp_count; i++) {
-        gc_mark_value(vm, vm->gc.temp_roots[i]);
+        gc_mark_value_in(&vm->gc, vm->gc.temp_roots[i]);
     }
     vm_mark_roots(vm);
     weak_mark_roots(vm);
@@ -369,44 +404,118 @@ static bool is_weak_kind(const Obj *o) {
     return o->type >= OBJ_WEAKREF && o->type <= OBJ_FINALIZE;
 }
 
-// Free every unmarked object and unmark the survivors; returns the number freed. A dying
-// object that was ever weakly referenced (header bit) has its weak slots cleared first, which
-// touches the refs and containers holding it: so the weak kinds are freed only after the pass.
-// Clearing costs only what died: surviving objects are never looked at for it.
-static size_t sweep(WkVM *vm) {
-    size_t freed = 0, live = 0;
-    // Dying weak kinds wait in walk order, so they reach their free lists in the same order as
-    // everything else: the next allocations then go up through memory, as the first ones did.
-    Obj *deferred = NULL, **deferred_tail = &deferred;
-    Obj **link = &vm->gc.objects;
-    while (*link != NULL) {
-        Obj *o = *link;
-        __builtin_prefetch(o->next); // the list is scattered: overlap the next miss with this work
-        if (o->marked == vm->gc.epoch) {
-            link = &o->next;
-            live++;
-            continue;
-        }
-        *link = o->next;
-        freed++;
+// The sweep's running state: [newer] is the last survivor seen (the one before in gc.objects).
+typedef struct {
+    Obj *newer;
+    size_t dying_weak; // weak kinds waiting in GcState.dying_weak
+} Sweep;
+
+// Start fetching what the sweep will read of [o] in a few objects' time: past the header's
+// line when it dies (object_free reads its fields), and its side-table bucket when it was ever
+// weakly referenced. [o]'s header was prefetched earlier.
+static inline void sweep_ahead(WkVM *vm, Obj *o) {
+    if (o->marked != vm->gc.epoch) {
+        __builtin_prefetch((char *)o + 48);
         if (o->weakly) {
-            weak_clear_object(vm, o);
-        }
-        if (is_weak_kind(o)) {
-            o->next = NULL;
-            *deferred_tail = o;
-            deferred_tail = &o->next;
-        } else {
-            object_free(vm, o);
+            weak_prefetch_clear(vm, o);
         }
     }
-    while (deferred != NULL) {
-        Obj *next = deferred->next;
-        object_free(vm, deferred);
-        deferred = next;
+}
+
+// Sweep [o]: a survivor is linked after the previous one and true returned; a dying object is
+// cleared and freed (a weak kind only queued for freeing).
+static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
+    GcState *gc = &vm->gc;
+    if (o->marked == gc->epoch) {
+        if (sw->newer == NULL) {
+            gc->objects = o;
+        } else if (sw->newer->next != o) {
+            sw->newer->next = o; // written only when it changed: survivors' lines stay clean
+        }
+        sw->newer = o;
+        return true;
     }
-    vm->gc.live_objects = live;
-    return freed;
+    if (o->weakly) {
+        weak_clear_object(vm, o);
+    }
+    if (is_weak_kind(o)) {
+        if (sw->dying_weak == gc->dying_weak_capacity) {
+            grow_array((void **)&gc->dying_weak, &gc->dying_weak_capacity, sizeof(Obj *));
+        }
+        gc->dying_weak[sw->dying_weak++] = o;
+    } else {
+        object_free(vm, o);
+    }
+    return false;
+}
+
+// How many objects ahead the sweep prefetches headers: enough to cover a memory latency with
+// the work of the objects in between.
+#define SWEEP_PREFETCH 16
+
+// Free every unmarked object; returns the number freed. The objects are visited newest first
+// (the order of gc.objects, which the callback queue follows) from the order ring: its
+// entries are read in sequence and each header is fetched SWEEP_PREFETCH objects early, so the
+// misses overlap instead of forming a chain. Survivors are relinked in the same order and
+// packed at the newest end of the ring, which then starts at the oldest of them (no copying).
+// A dying object that was ever weakly referenced (header bit) has its weak slots cleared first,
+// which touches the refs and containers holding it: so the weak kinds are freed only after the
+// pass. Clearing costs only what died: surviving objects are never looked at for it.
+static size_t sweep(WkVM *vm) {
+    GcState *gc = &vm->gc;
+    Obj **ring = gc->order;
+    size_t mask = gc->order_capacity - 1, head = gc->order_head;
+    size_t n = gc->order_count;
+    size_t keep = n; // survivors go to [keep, n), counted from head
+    Sweep sw = {NULL, 0};
+    gc->objects = NULL;
+    size_t i = n;
+    while (i > SWEEP_PREFETCH) {
+        i--;
+        __builtin_prefetch(ring[(head + i - SWEEP_PREFETCH) & mask]);
+        sweep_ahead(vm, ring[(head + i - SWEEP_PREFETCH / 2) & mask]);
+        Obj *o = ring[(head + i) & mask];
+        if (sweep_one(vm, o, &sw)) {
+            ring[(head + --keep) & mask] = o;
+        }
+    }
+    while (i > 0) {
+        i--;
+        Obj *o = ring[(head + i) & mask];
+        if (sweep_one(vm, o, &sw)) {
+            ring[(head + --keep) & mask] = o;
+        }
+    }
+    if (sw.newer != NULL) {
+        sw.newer->next = NULL;
+    }
+    // The weak kinds are freed in walk order, so they reach their free lists in the same order
+    // as everything else: the next allocations then go up through memory, as the first ones did.
+    for (size_t d = 0; d < sw.dying_weak; d++) {
+        if (d + SWEEP_PREFETCH < sw.dying_weak) {
+            __builtin_prefetch(gc->dying_weak[d + SWEEP_PREFETCH]);
+        }
+        object_free(vm, gc->dying_weak[d]);
+    }
+    size_t live = n - keep;
+    gc->order_head = (head + keep) & mask;
+    gc->order_count = live;
+    if (gc->order_capacity > 4096 && live < gc->order_capacity / 8) {
+        // give back what a past peak left unused (not sooner: the next cycle's allocations
+        // would only grow it again)
+        Obj **smaller = malloc(gc->order_capacity / 2 * sizeof(Obj *));
+        if (smaller != NULL) {
+            for (size_t k = 0; k < live; k++) {
+                smaller[k] = ring[(gc->order_head + k) & mask];
+            }
+            free(ring);
+            gc->order = smaller;
+            gc->order_capacity /= 2;
+            gc->order_head = 0;
+        }
+    }
+    gc->live_objects = live;
+    return n - live;
 }
 
 static void set_threshold(WkVM *vm) {
@@ -457,6 +566,12 @@ void gc_free_all(WkVM *vm) {
         o = next;
     }
     vm->gc.objects = NULL;
+    free(vm->gc.order);
+    vm->gc.order = NULL;
+    vm->gc.order_capacity = vm->gc.order_head = vm->gc.order_count = 0;
+    free(vm->gc.dying_weak);
+    vm->gc.dying_weak = NULL;
+    vm->gc.dying_weak_capacity = 0;
     for (size_t i = 0; i < vm->gc.page_count; i++) {
         free(vm->gc.pages[i]);
     }

@@ -14,7 +14,13 @@
 #define GC_PAGE_SIZE (64 * 1024)
 
 typedef struct {
-    Obj *objects;          // every live heap object, threaded through Obj.next
+    Obj *objects;          // every live heap object, newest first, threaded through Obj.next
+    Obj **order;           // the same objects, oldest first, in a ring (C memory) of
+    size_t order_capacity; // order_capacity entries (0 or a power of two) from order_head: the
+    size_t order_head;     // sweep reads them in sequence and prefetches their headers ahead
+    size_t order_count;    // instead of chasing Obj.next from miss to miss
+    Obj **dying_weak;      // the sweep's weak kinds, freed after the clearing pass
+    size_t dying_weak_capacity;
     size_t bytes_allocated;
     size_t next_gc;        // collect when bytes_allocated exceeds this
     size_t live_objects;
@@ -24,6 +30,8 @@ typedef struct {
     bool stress;           // collect at every allocation (WK_GC_STRESS=1, --gc-stress)
     bool collecting;       // re-entry guard
     bool del_collect;      // `del NAME` of a weakly referenced object collects
+    bool weak_ready;       // gc/weak.c: callbacks are queued and none is running (the VM reads
+                           // it through weak_has_pending on every backward jump)
     uint8_t epoch;         // Obj.marked == epoch means marked in the current collection; it
                            // flips every cycle, so the sweep never has to reset survivors
     void *free_blocks[GC_SIZE_CLASSES]; // per size class: a list of free blocks
@@ -72,8 +80,71 @@ void gc_pop_roots(WkVM *vm, int n);
 
 // ---- Tracing (for trace functions and root reporters) ----------------------------------------
 
+// Mark [v] / [o] (NULL allowed) reachable; it is traced later from the gray stack. Marking phase
+// only; never allocates in the managed heap.
 void gc_mark_value(WkVM *vm, Value v);
 void gc_mark_object(WkVM *vm, Obj *o);
+
+// Kinds that refer to nothing: marking one sets its bit and never queues it for tracing.
+#define GC_LEAF_KINDS ((1u << OBJ_STR) | (1u << OBJ_RANGE))
+
+// Grow the gray stack of [gc] by at least one entry (aborts when the C heap is exhausted).
+void gc_gray_grow(GcState *gc);
+
+// Mark [o] (NULL allowed) in [gc]: gc_mark_object's body, inline for the collector's own loops
+// and the trace functions of vm/object.c (which see GcState through vm/vm.h; the mark bits are
+// still read and written only by this gc/ code). A leaf kind is not queued unless it was ever
+// weakly referenced: the ephemeron pass hooks the popping of weakly referenced objects.
+static inline void gc_mark_in(GcState *gc, Obj *o) {
+    if (o == NULL || o->marked == gc->epoch) {
+        return;
+    }
+    o->marked = gc->epoch;
+    if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+        return;
+    }
+    if (gc->gray_count == gc->gray_capacity) {
+        gc_gray_grow(gc);
+    }
+    gc->gray[gc->gray_count++] = o;
+}
+
+// Mark [v] in [gc] when it is an object: gc_mark_value's body, inline (see gc_mark_in).
+static inline void gc_mark_value_in(GcState *gc, Value v) {
+    if (IS_OBJ(v)) {
+        gc_mark_in(gc, AS_OBJ(v));
+    }
+}
+
+// gc_mark_value_in over the [n] values at [items] (lists, tuples, code constants...). The gray
+// stack and epoch stay in registers: a mark bit is a byte, and a byte store may alias anything,
+// so the loop above would reload them after every mark.
+static inline void gc_mark_values_in(GcState *gc, const Value *items, size_t n) {
+    uint8_t epoch = gc->epoch;
+    Obj **gray = gc->gray;
+    size_t count = gc->gray_count, capacity = gc->gray_capacity;
+    for (size_t i = 0; i < n; i++) {
+        if (!IS_OBJ(items[i])) {
+            continue;
+        }
+        Obj *o = AS_OBJ(items[i]);
+        if (o->marked == epoch) {
+            continue;
+        }
+        o->marked = epoch;
+        if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+            continue;
+        }
+        if (count == capacity) {
+            gc->gray_count = count;
+            gc_gray_grow(gc);
+            gray = gc->gray;
+            capacity = gc->gray_capacity;
+        }
+        gray[count++] = o;
+    }
+    gc->gray_count = count;
+}
 
 // Trace everything reachable from the objects marked so far (drains the gray stack). For
 // gc/weak.c's ephemeron pass, which marks values and must then trace from them.
@@ -81,6 +152,10 @@ void gc_drain(WkVM *vm);
 
 // During a collection (after tracing): true when [o] was not marked and will be freed.
 bool gc_is_dying(WkVM *vm, Obj *o);
+// gc_is_dying's body for [o] in [gc], inline for gc/weak.c's clearing loops.
+static inline bool gc_is_dying_in(const GcState *gc, const Obj *o) {
+    return o->marked != gc->epoch;
+}
 
 // ---- Collection ------------------------------------------------------------------------------
 

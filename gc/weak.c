@@ -23,25 +23,37 @@ typedef struct {
     uint32_t serial; // creation order
 } WeakSlot;
 
-// The side-table entry of one weakly referenced object. A single slot is stored inline.
+// The side-table entry of one weakly referenced object. A single slot is stored inline; the
+// entry is 32 bytes, so a probe reads two buckets per cache line.
 #define SIDE_BASIC_REF 0x01   // slots[0] is the shared ref
 #define SIDE_BASIC_PROXY 0x02 // slots[has_ref] is the shared proxy
 typedef struct {
     Obj *obj; // NULL: a free bucket
     union {
-        WeakSlot one;   // cap <= 1
-        WeakSlot *many; // cap > 1 (malloc'd)
+        WeakSlot one;   // cap_log == 0
+        WeakSlot *many; // cap_log > 0: 1 << cap_log slots (malloc'd)
     } u;
-    uint32_t count, cap;
-    int32_t pending; // ephemeron pending list head (collection time), -1 none
+    uint32_t count;
     uint8_t flags;   // SIDE_BASIC_*
+    uint8_t cap_log; // 0: the one slot is inline (count <= 1)
 } SideEntry;
+
+_Static_assert(sizeof(SideEntry) == 32, "a side-table bucket is 32 bytes");
 
 // A value waiting for its ephemeron key to be marked.
 typedef struct {
     Obj *value;
     int32_t next;
 } PendingNode;
+
+// The head of an unmarked ephemeron key's list of pending values (collection time only; kept
+// out of the side table so that its buckets stay small). A bucket is in use only when its
+// [pass] is the current ephemeron pass, so emptying the table is a counter increment.
+typedef struct {
+    Obj *key;
+    int32_t head;
+    uint32_t pass;
+} PendingKey;
 
 // A queued callback: callback(holder), or the holder's run hook when callback is EMPTY.
 typedef struct {
@@ -63,6 +75,9 @@ struct WeakState {
     size_t eph_count, eph_cap;
     PendingNode *pending;
     size_t pending_count, pending_cap;
+    PendingKey *pkeys; // open addressing, linear probing; emptied after each ephemeron pass
+    uint32_t pkey_mask, pkey_count;
+    uint32_t pkey_pass; // buckets of other passes are free
 
 
     // per-object callback batch (sorted newest first before queueing)
@@ -85,6 +100,12 @@ struct WeakState {
 
 #define RUN_NESTING_MAX 8
 
+// Refresh the flag weak_has_pending reads, after the queue or the running depth changed.
+static void update_ready(WkVM *vm) {
+    WeakState *ws = vm->weak;
+    vm->gc.weak_ready = ws != NULL && ws->qhead < ws->qtail && ws->running == 0;
+}
+
 static void *xrealloc(void *p, size_t size) {
     void *q = realloc(p, size == 0 ? 1 : size);
     if (q == NULL) {
@@ -92,6 +113,16 @@ static void *xrealloc(void *p, size_t size) {
         abort();
     }
     return q;
+}
+
+// [n] zeroed elements of [size] bytes (large tables come as fresh zero pages, not memset).
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n, size);
+    if (p == NULL) {
+        fputs("wk: out of memory (weak references)\n", stderr);
+        abort();
+    }
+    return p;
 }
 
 // Grow the array [*arr] of [*cap] elements of [elem] bytes to hold [need].
@@ -113,7 +144,9 @@ void weak_init(WkVM *vm) {
     ws->side_mask = 63;
     ws->side = xrealloc(NULL, 64 * sizeof(SideEntry));
     memset(ws->side, 0, 64 * sizeof(SideEntry));
+    ws->pkey_pass = 1; // zeroed pending buckets belong to no pass
     vm->weak = ws;
+    update_ready(vm);
 }
 
 void weak_free_all(WkVM *vm) {
@@ -122,19 +155,21 @@ void weak_free_all(WkVM *vm) {
         return;
     }
     for (uint32_t i = 0; i <= ws->side_mask; i++) {
-        if (ws->side[i].obj != NULL && ws->side[i].cap > 1) {
+        if (ws->side[i].obj != NULL && ws->side[i].cap_log > 0) {
             free(ws->side[i].u.many);
         }
     }
     free(ws->side);
     free(ws->eph_tables);
     free(ws->pending);
+    free(ws->pkeys);
     free(ws->batch);
     free(ws->queue);
     free(ws->roots);
     free(ws->free_roots);
     free(ws);
     vm->weak = NULL;
+    update_ready(vm);
 }
 
 void weak_register_holder(WkVM *vm, ObjType type, const WeakHolderOps *ops) {
@@ -170,8 +205,7 @@ static void side_grow(WeakState *ws) {
     uint32_t old_n = ws->side_mask + 1;
     SideEntry *old = ws->side;
     uint32_t n = old_n * 2;
-    ws->side = xrealloc(NULL, n * sizeof(SideEntry));
-    memset(ws->side, 0, n * sizeof(SideEntry));
+    ws->side = xcalloc(n, sizeof(SideEntry));
     ws->side_mask = n - 1;
     for (uint32_t i = 0; i < old_n; i++) {
         if (old[i].obj != NULL) {
@@ -185,25 +219,27 @@ static void side_grow(WeakState *ws) {
     free(old);
 }
 
-// The entry of [o], created empty when missing.
+// The entry of [o], created empty when missing: one probe sequence finds it or the free bucket
+// where it belongs. (The table grows first when a new entry would pass 3/4 load.)
 static SideEntry *side_get(WeakState *ws, Obj *o) {
-    SideEntry *e = side_find(ws, o);
-    if (e != NULL) {
-        return e;
-    }
     if ((ws->side_count + 1) * 4 > (ws->side_mask + 1) * 3) {
         side_grow(ws);
     }
-    uint32_t i = ptr_hash(o, ws->side_mask);
-    while (ws->side[i].obj != NULL) {
-        i = (i + 1) & ws->side_mask;
+    uint32_t mask = ws->side_mask;
+    for (uint32_t i = ptr_hash(o, mask);; i = (i + 1) & mask) {
+        SideEntry *e = &ws->side[i];
+        if (e->obj == o) {
+            return e;
+        }
+        if (e->obj == NULL) {
+            e->obj = o;
+            e->count = 0;
+            e->flags = 0;
+            e->cap_log = 0;
+            ws->side_count++;
+            return e;
+        }
     }
-    e = &ws->side[i];
-    memset(e, 0, sizeof *e);
-    e->obj = o;
-    e->pending = -1;
-    ws->side_count++;
-    return e;
 }
 
 // Delete [e] (its slot array already released), shifting later probes back (no tombstones).
@@ -229,33 +265,34 @@ static void side_delete(WeakState *ws, SideEntry *e) {
 }
 
 static inline WeakSlot *slots_of(SideEntry *e) {
-    return e->cap <= 1 ? &e->u.one : e->u.many;
+    return e->cap_log == 0 ? &e->u.one : e->u.many;
 }
 
 static void slots_release(SideEntry *e) {
-    if (e->cap > 1) {
+    if (e->cap_log > 0) {
         free(e->u.many);
     }
-    e->cap = 0;
+    e->cap_log = 0;
     e->count = 0;
 }
 
-// Room for one more slot.
+// Room for one more slot: the inline one, else an array of 4, 8, ... slots.
 static WeakSlot *slots_reserve(SideEntry *e) {
-    if (e->count < e->cap || (e->cap == 0 && e->count == 0)) {
-        if (e->cap == 0) {
-            e->cap = 1;
+    if (e->cap_log == 0) {
+        if (e->count == 0) {
+            return &e->u.one;
         }
-        return slots_of(e);
-    }
-    uint32_t n = e->cap < 4 ? 4 : e->cap * 2;
-    WeakSlot *arr = xrealloc(e->cap > 1 ? e->u.many : NULL, n * sizeof(WeakSlot));
-    if (e->cap == 1) {
+        WeakSlot *arr = xrealloc(NULL, 4 * sizeof(WeakSlot));
         arr[0] = e->u.one;
+        e->u.many = arr;
+        e->cap_log = 2;
+        return arr;
     }
-    e->u.many = arr;
-    e->cap = n;
-    return arr;
+    if (e->count == (uint32_t)1 << e->cap_log) {
+        e->cap_log++;
+        e->u.many = xrealloc(e->u.many, ((size_t)1 << e->cap_log) * sizeof(WeakSlot));
+    }
+    return e->u.many;
 }
 
 // Put [s] at position [pos] and tell its holder.
@@ -334,7 +371,6 @@ void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos) {
     e->count--;
     if (e->count == 0) {
         slots_release(e);
-        e->pending = -1;
         side_delete(ws, e);
     }
 }
@@ -473,6 +509,51 @@ void weak_trace_ephemerons(WkVM *vm, Obj *table) {
     ws->eph_tables[ws->eph_count++] = table;
 }
 
+// The pending-list head of [key], created empty when missing.
+static PendingKey *pkey_get(WeakState *ws, Obj *key) {
+    uint32_t old_n = ws->pkeys != NULL ? ws->pkey_mask + 1 : 0;
+    if ((ws->pkey_count + 1) * 2 > old_n) { // at most half full
+        uint32_t n = old_n < 64 ? 64 : old_n * 2;
+        PendingKey *old = ws->pkeys;
+        ws->pkeys = xcalloc(n, sizeof(PendingKey));
+        ws->pkey_mask = n - 1;
+        for (uint32_t i = 0; i < old_n; i++) {
+            if (old[i].pass == ws->pkey_pass) {
+                uint32_t j = ptr_hash(old[i].key, ws->pkey_mask);
+                while (ws->pkeys[j].pass == ws->pkey_pass) {
+                    j = (j + 1) & ws->pkey_mask;
+                }
+                ws->pkeys[j] = old[i];
+            }
+        }
+        free(old);
+    }
+    for (uint32_t i = ptr_hash(key, ws->pkey_mask);; i = (i + 1) & ws->pkey_mask) {
+        PendingKey *p = &ws->pkeys[i];
+        if (p->pass != ws->pkey_pass) {
+            *p = (PendingKey){key, -1, ws->pkey_pass};
+            ws->pkey_count++;
+            return p;
+        }
+        if (p->key == key) {
+            return p;
+        }
+    }
+}
+
+// After the ephemeron pass: forget every pending head (the keys still pending are dying) by
+// starting a new pass number; zeroed buckets (pass 0) are never current.
+static void pkeys_reset(WeakState *ws) {
+    if (ws->pkey_count == 0) {
+        return;
+    }
+    ws->pkey_count = 0;
+    if (++ws->pkey_pass == 0) {
+        memset(ws->pkeys, 0, ((size_t)ws->pkey_mask + 1) * sizeof(PendingKey));
+        ws->pkey_pass = 1;
+    }
+}
+
 // One (key, value) pair of a live ephemeron table: trace the value now if the key is marked,
 // else park it on the key until the key is traced.
 static void eph_visit(WkVM *vm, Obj *key, Value value) {
@@ -484,13 +565,10 @@ static void eph_visit(WkVM *vm, Obj *key, Value value) {
         return;
     }
     WeakState *ws = vm->weak;
-    SideEntry *e = side_find(ws, key);
-    if (e == NULL) {
-        return; // not registered: cannot happen for a live entry
-    }
+    PendingKey *p = pkey_get(ws, key);
     grow((void **)&ws->pending, &ws->pending_cap, ws->pending_count + 1, sizeof(PendingNode));
-    ws->pending[ws->pending_count] = (PendingNode){AS_OBJ(value), e->pending};
-    e->pending = (int32_t)ws->pending_count++;
+    ws->pending[ws->pending_count] = (PendingNode){AS_OBJ(value), p->head};
+    p->head = (int32_t)ws->pending_count++;
     key->weakly |= WEAKLY_PENDING;
 }
 
@@ -498,14 +576,20 @@ static void eph_visit(WkVM *vm, Obj *key, Value value) {
 static void eph_release(WkVM *vm, Obj *key) {
     WeakState *ws = vm->weak;
     key->weakly &= (uint8_t)~WEAKLY_PENDING;
-    SideEntry *e = side_find(ws, key);
-    if (e == NULL) {
+    if (ws->pkey_count == 0) {
         return;
     }
-    for (int32_t n = e->pending; n >= 0; n = ws->pending[n].next) {
-        gc_mark_object(vm, ws->pending[n].value);
+    for (uint32_t i = ptr_hash(key, ws->pkey_mask); ws->pkeys[i].pass == ws->pkey_pass;
+         i = (i + 1) & ws->pkey_mask) {
+        PendingKey *p = &ws->pkeys[i];
+        if (p->key == key) {
+            for (int32_t n = p->head; n >= 0; n = ws->pending[n].next) {
+                gc_mark_object(vm, ws->pending[n].value);
+            }
+            p->head = -1;
+            return;
+        }
     }
-    e->pending = -1;
 }
 
 // gc_drain, plus the ephemeron hook: an object popped from the gray stack that is a pending
@@ -542,8 +626,9 @@ void weak_converge_ephemerons(WkVM *vm) {
             break;
         }
     }
-    // keys still pending are dying: weak_clear_object resets their heads and bits in the sweep
+    // keys still pending are dying: their WEAKLY_PENDING bits go with them in the sweep
     ws->pending_count = 0;
+    pkeys_reset(ws);
 }
 
 // ---- Clearing --------------------------------------------------------------------------------
@@ -563,35 +648,62 @@ static void queue_push(WeakState *ws, QueueItem item) {
     ws->queue[ws->qtail++] = item;
 }
 
-// Every holder of the dying [e->obj] forgets it; the callbacks are queued newest first.
+// The holder of [s] forgets its dying referent. Returns true with [*item] filled when a
+// callback or finalizer must be queued.
+static bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
+    WeakState *ws = vm->weak;
+    const WeakHolderOps *ops = ws->ops[s.holder->type];
+    if (ops == NULL || ops->cleared == NULL) {
+        return false;
+    }
+    Value cb = EMPTY_VAL;
+    bool holder_dying = gc_is_dying_in(&vm->gc, s.holder);
+    WeakClearAction act = ops->cleared(vm, s.holder, s.index, holder_dying, &cb);
+    if (act == WEAK_CLEAR_PURGED) {
+        ws->stats.entries_purged++;
+    } else if (act == WEAK_CLEAR_CALLBACK || act == WEAK_CLEAR_RUN) {
+        *item = (QueueItem){s.holder, act == WEAK_CLEAR_RUN ? EMPTY_VAL : cb, s.serial};
+        return true;
+    }
+    return false;
+}
+
+// Every holder of the dying [e->obj] forgets it; then its callbacks are queued newest first.
+// One slot (a lone ref, a single container entry) is the common case: no batch, no sort.
 static void clear_object(WkVM *vm, SideEntry *e) {
     WeakState *ws = vm->weak;
-    ws->batch_count = 0;
     uint32_t n = e->count;
     WeakSlot *slots = slots_of(e);
-    for (uint32_t i = 0; i < n; i++) {
-        WeakSlot s = slots[i];
-        const WeakHolderOps *ops = ws->ops[s.holder->type];
-        if (ops == NULL || ops->cleared == NULL) {
-            continue;
+    ws->stats.slots_cleared += n;
+    QueueItem item;
+    if (n == 1) {
+        if (clear_slot(vm, slots[0], &item)) {
+            queue_push(ws, item);
+            update_ready(vm);
         }
-        Value cb = EMPTY_VAL;
-        WeakClearAction act = ops->cleared(vm, s.holder, s.index, gc_is_dying(vm, s.holder), &cb);
-        if (act == WEAK_CLEAR_PURGED) {
-            ws->stats.entries_purged++;
-        } else if (act == WEAK_CLEAR_CALLBACK || act == WEAK_CLEAR_RUN) {
+        return;
+    }
+    ws->batch_count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (clear_slot(vm, slots[i], &item)) {
             grow((void **)&ws->batch, &ws->batch_cap, ws->batch_count + 1, sizeof(QueueItem));
-            ws->batch[ws->batch_count++] =
-                (QueueItem){s.holder, act == WEAK_CLEAR_RUN ? EMPTY_VAL : cb, s.serial};
+            ws->batch[ws->batch_count++] = item;
         }
     }
-    ws->stats.slots_cleared += n;
     if (ws->batch_count > 1) {
         qsort(ws->batch, ws->batch_count, sizeof(QueueItem), cmp_item_newest);
     }
     for (size_t i = 0; i < ws->batch_count; i++) {
         queue_push(ws, ws->batch[i]);
     }
+    if (ws->batch_count > 0) {
+        update_ready(vm);
+    }
+}
+
+void weak_prefetch_clear(WkVM *vm, Obj *o) {
+    WeakState *ws = vm->weak;
+    __builtin_prefetch(&ws->side[ptr_hash(o, ws->side_mask)]);
 }
 
 void weak_clear_object(WkVM *vm, Obj *o) {
@@ -600,8 +712,6 @@ void weak_clear_object(WkVM *vm, Obj *o) {
     if (e == NULL) {
         return;
     }
-    o->weakly &= (uint8_t)~WEAKLY_PENDING;
-    e->pending = -1;
     clear_object(vm, e);
     slots_release(e);
     side_delete(ws, e);
@@ -609,10 +719,6 @@ void weak_clear_object(WkVM *vm, Obj *o) {
 
 // ---- Running callbacks -----------------------------------------------------------------------
 
-bool weak_has_pending(WkVM *vm) {
-    WeakState *ws = vm->weak;
-    return ws != NULL && ws->qhead < ws->qtail && ws->running == 0;
-}
 
 // "Exception ignored in: <repr of what>" and the traceback, as PyErr_WriteUnraisable prints.
 static void report_unraisable(WkVM *vm, Value what) {
@@ -663,6 +769,7 @@ size_t weak_run_pending(WkVM *vm) {
     vm->exception = EMPTY_VAL;
     gc_push_root(vm, saved);
     ws->running++;
+    update_ready(vm);
     size_t ran = 0;
     while (ws->qhead < ws->qtail) {
         QueueItem item = ws->queue[ws->qhead++];
@@ -678,6 +785,7 @@ size_t weak_run_pending(WkVM *vm) {
         ran++;
     }
     ws->running--;
+    update_ready(vm);
     gc_pop_root(vm);
     vm->exception = saved;
     return ran;
@@ -690,8 +798,8 @@ void weak_stats(WkVM *vm, WeakStats *out) {
     size_t bytes = sizeof *ws + (ws->side_mask + 1) * sizeof(SideEntry) +
                    ws->qcap * sizeof(QueueItem) + ws->root_cap * sizeof(Obj *);
     for (uint32_t i = 0; i <= ws->side_mask; i++) {
-        if (ws->side[i].obj != NULL && ws->side[i].cap > 1) {
-            bytes += ws->side[i].cap * sizeof(WeakSlot);
+        if (ws->side[i].obj != NULL && ws->side[i].cap_log > 0) {
+            bytes += ((size_t)1 << ws->side[i].cap_log) * sizeof(WeakSlot);
         }
     }
     out->side_bytes = bytes;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "vm/object.h"
+#include "vm/vm.h"
 
 typedef struct WeakState WeakState;
 
@@ -128,6 +129,9 @@ void weak_converge_ephemerons(WkVM *vm);
 // pass, so every holder touched here is still allocated. Cost: O(k) for k slots; objects that
 // stay alive cost nothing.
 void weak_clear_object(WkVM *vm, Obj *o);
+// Sweep phase: weak_clear_object([o]) is coming soon; start fetching what it will read. Only a
+// hint (the sweep runs it a few objects ahead, so that the side-table misses overlap).
+void weak_prefetch_clear(WkVM *vm, Obj *o);
 
 // ---- Callbacks -------------------------------------------------------------------------------
 
@@ -137,8 +141,11 @@ void weak_clear_object(WkVM *vm, Obj *o);
 // the number run. May allocate and run wk code.
 size_t weak_run_pending(WkVM *vm);
 
-// True when callbacks are queued and none is running (cheap; checked at safe points).
-bool weak_has_pending(WkVM *vm);
+// True when callbacks are queued and none is running. Checked at safe points, among them every
+// backward jump, so it is one load: gc/weak.c keeps the flag in step with the queue.
+static inline bool weak_has_pending(WkVM *vm) {
+    return vm->gc.weak_ready;
+}
 
 // The counters for gc.get_stats().
 void weak_stats(WkVM *vm, WeakStats *out);

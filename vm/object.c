@@ -12,16 +12,61 @@
 #include "vm/table.h"
 #include "vm/vm.h"
 
+// The trace functions mark through the collector's inline fast path (gc_mark_in): a list of
+// many objects costs no call per element.
+static inline void mark(WkVM *vm, Obj *o) {
+    gc_mark_in(&vm->gc, o);
+}
+
+static inline void mark_value(WkVM *vm, Value v) {
+    gc_mark_value_in(&vm->gc, v);
+}
+
 static void mark_array(WkVM *vm, Value *items, size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        gc_mark_value(vm, items[i]);
+    gc_mark_values_in(&vm->gc, items, count);
+}
+
+// One trace function per kind, each taking the header: object_trace is a table jump, so the
+// common kinds pay no prologue for the big ones' registers.
+static void trace_nothing(WkVM *vm, Obj *o) {
+    (void)vm;
+    (void)o;
+}
+
+static void trace_tuple(WkVM *vm, Obj *o) {
+    mark_array(vm, ((ObjTuple *)o)->items, ((ObjTuple *)o)->count);
+}
+
+static void trace_list(WkVM *vm, Obj *o) {
+    mark_array(vm, ((ObjList *)o)->items, ((ObjList *)o)->count);
+}
+
+static void trace_dict(WkVM *vm, Obj *o) {
+    table_mark(vm, &((ObjDict *)o)->table);
+}
+
+static void trace_set(WkVM *vm, Obj *o) {
+    ObjSet *s = (ObjSet *)o;
+    if (s->slots == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i <= s->mask; i++) {
+        mark_value(vm, s->slots[i].key);
     }
 }
 
-static void trace_code(WkVM *vm, ObjCode *c) {
-    gc_mark_object(vm, (Obj *)c->name);
-    gc_mark_object(vm, (Obj *)c->qualname);
-    gc_mark_object(vm, (Obj *)c->filename);
+static void trace_slice(WkVM *vm, Obj *o) {
+    ObjSlice *s = (ObjSlice *)o;
+    mark_value(vm, s->start);
+    mark_value(vm, s->stop);
+    mark_value(vm, s->step);
+}
+
+static void trace_code(WkVM *vm, Obj *o) {
+    ObjCode *c = (ObjCode *)o;
+    mark(vm, (Obj *)c->name);
+    mark(vm, (Obj *)c->qualname);
+    mark(vm, (Obj *)c->filename);
     if (c->consts != NULL) {
         mark_array(vm, c->consts, (size_t)c->nconsts);
     }
@@ -29,141 +74,126 @@ static void trace_code(WkVM *vm, ObjCode *c) {
     int counts[] = {c->nnames, c->nlocals, c->ncells, c->nfrees};
     for (int l = 0; l < 4; l++) {
         for (int i = 0; lists[l] != NULL && i < counts[l]; i++) {
-            gc_mark_object(vm, (Obj *)lists[l][i]);
+            mark(vm, (Obj *)lists[l][i]);
         }
     }
 }
 
-static void trace_function(WkVM *vm, ObjFunction *f) {
-    gc_mark_object(vm, (Obj *)f->code);
-    gc_mark_object(vm, (Obj *)f->globals);
-    gc_mark_object(vm, (Obj *)f->defaults);
-    gc_mark_object(vm, (Obj *)f->kwdefaults);
-    gc_mark_object(vm, (Obj *)f->closure);
-    gc_mark_object(vm, (Obj *)f->name);
-    gc_mark_object(vm, (Obj *)f->qualname);
-    gc_mark_object(vm, (Obj *)f->attrs);
+static void trace_function(WkVM *vm, Obj *o) {
+    ObjFunction *f = (ObjFunction *)o;
+    mark(vm, (Obj *)f->code);
+    mark(vm, (Obj *)f->globals);
+    mark(vm, (Obj *)f->defaults);
+    mark(vm, (Obj *)f->kwdefaults);
+    mark(vm, (Obj *)f->closure);
+    mark(vm, (Obj *)f->name);
+    mark(vm, (Obj *)f->qualname);
+    mark(vm, (Obj *)f->attrs);
 }
 
-static void trace_class(WkVM *vm, ObjClass *c) {
-    gc_mark_object(vm, (Obj *)c->name);
-    gc_mark_object(vm, (Obj *)c->qualname);
-    gc_mark_object(vm, (Obj *)c->module);
-    gc_mark_object(vm, (Obj *)c->base);
-    gc_mark_object(vm, (Obj *)c->dict);
+static void trace_cell(WkVM *vm, Obj *o) {
+    mark_value(vm, ((ObjCell *)o)->value);
+}
+
+static void trace_native(WkVM *vm, Obj *o) {
+    mark_value(vm, ((ObjNative *)o)->self);
+}
+
+static void trace_bound_method(WkVM *vm, Obj *o) {
+    mark_value(vm, ((ObjBoundMethod *)o)->self);
+    mark_value(vm, ((ObjBoundMethod *)o)->func);
+}
+
+static void trace_class(WkVM *vm, Obj *o) {
+    ObjClass *c = (ObjClass *)o;
+    mark(vm, (Obj *)c->name);
+    mark(vm, (Obj *)c->qualname);
+    mark(vm, (Obj *)c->module);
+    mark(vm, (Obj *)c->base);
+    mark(vm, (Obj *)c->dict);
     for (uint32_t i = 0; i < c->nkeys; i++) {
-        gc_mark_object(vm, (Obj *)c->keys[i]);
+        mark(vm, (Obj *)c->keys[i]);
     }
 }
 
-static void trace_exception(WkVM *vm, ObjException *e) {
-    gc_mark_object(vm, (Obj *)e->klass);
-    gc_mark_object(vm, (Obj *)e->fields);
-    gc_mark_value(vm, e->args);
-    gc_mark_value(vm, e->cause);
-    gc_mark_value(vm, e->context);
-    gc_mark_value(vm, e->traceback);
+static void trace_instance(WkVM *vm, Obj *o) {
+    inst_trace(vm, (ObjInstance *)o);
 }
 
-static void trace_set(WkVM *vm, ObjSet *s) {
-    if (s->slots == NULL) {
-        return;
-    }
-    for (uint32_t i = 0; i <= s->mask; i++) {
-        gc_mark_value(vm, s->slots[i].key);
+static void trace_exception(WkVM *vm, Obj *o) {
+    ObjException *e = (ObjException *)o;
+    mark(vm, (Obj *)e->klass);
+    mark(vm, (Obj *)e->fields);
+    mark_value(vm, e->args);
+    mark_value(vm, e->cause);
+    mark_value(vm, e->context);
+    mark_value(vm, e->traceback);
+}
+
+static void trace_module(WkVM *vm, Obj *o) {
+    ObjModule *m = (ObjModule *)o;
+    mark(vm, (Obj *)m->name);
+    mark(vm, (Obj *)m->globals);
+    mark(vm, (Obj *)m->path);
+}
+
+static void trace_generator(WkVM *vm, Obj *o) {
+    ObjGenerator *g = (ObjGenerator *)o;
+    mark(vm, (Obj *)g->func);
+    mark(vm, (Obj *)g->name);
+    if (g->saved != NULL) {
+        mark_array(vm, g->saved, g->saved_count);
     }
 }
+
+static void trace_iter(WkVM *vm, Obj *o) {
+    mark_value(vm, ((ObjIter *)o)->source);
+    mark_value(vm, ((ObjIter *)o)->extra);
+}
+
+static void trace_property(WkVM *vm, Obj *o) {
+    ObjProperty *p = (ObjProperty *)o;
+    mark_value(vm, p->getter);
+    mark_value(vm, p->setter);
+    mark_value(vm, p->deleter);
+}
+
+static void trace_wrapper(WkVM *vm, Obj *o) {
+    mark_value(vm, ((ObjWrapper *)o)->func);
+}
+
+static void (*const tracers[OBJ_KIND_COUNT])(WkVM *vm, Obj *o) = {
+    [OBJ_STR] = trace_nothing,
+    [OBJ_TUPLE] = trace_tuple,
+    [OBJ_LIST] = trace_list,
+    [OBJ_DICT] = trace_dict,
+    [OBJ_SET] = trace_set,
+    [OBJ_RANGE] = trace_nothing,
+    [OBJ_SLICE] = trace_slice,
+    [OBJ_CODE] = trace_code,
+    [OBJ_FUNCTION] = trace_function,
+    [OBJ_CELL] = trace_cell,
+    [OBJ_NATIVE] = trace_native,
+    [OBJ_BOUND_METHOD] = trace_bound_method,
+    [OBJ_CLASS] = trace_class,
+    [OBJ_INSTANCE] = trace_instance,
+    [OBJ_EXCEPTION] = trace_exception,
+    [OBJ_MODULE] = trace_module,
+    [OBJ_GENERATOR] = trace_generator,
+    [OBJ_ITER] = trace_iter,
+    [OBJ_PROPERTY] = trace_property,
+    [OBJ_STATICMETHOD] = trace_wrapper,
+    [OBJ_CLASSMETHOD] = trace_wrapper,
+    [OBJ_WEAKREF] = mod_weakref_trace, // the weakref kinds' layouts are stdlib/mod_weakref.c's
+    [OBJ_PROXY] = mod_weakref_trace,
+    [OBJ_WEAKDICT] = mod_weakref_trace,
+    [OBJ_WEAKSET] = mod_weakref_trace,
+    [OBJ_FINALIZE] = mod_weakref_trace,
+};
 
 void object_trace(WkVM *vm, Obj *o) {
-    switch ((ObjType)o->type) {
-    case OBJ_STR:
-    case OBJ_RANGE:
-        break;
-    case OBJ_TUPLE:
-        mark_array(vm, ((ObjTuple *)o)->items, ((ObjTuple *)o)->count);
-        break;
-    case OBJ_LIST:
-        mark_array(vm, ((ObjList *)o)->items, ((ObjList *)o)->count);
-        break;
-    case OBJ_DICT:
-        table_mark(vm, &((ObjDict *)o)->table);
-        break;
-    case OBJ_SET:
-        trace_set(vm, (ObjSet *)o);
-        break;
-    case OBJ_SLICE: {
-        ObjSlice *s = (ObjSlice *)o;
-        gc_mark_value(vm, s->start);
-        gc_mark_value(vm, s->stop);
-        gc_mark_value(vm, s->step);
-        break;
-    }
-    case OBJ_CODE:
-        trace_code(vm, (ObjCode *)o);
-        break;
-    case OBJ_FUNCTION:
-        trace_function(vm, (ObjFunction *)o);
-        break;
-    case OBJ_CELL:
-        gc_mark_value(vm, ((ObjCell *)o)->value);
-        break;
-    case OBJ_NATIVE:
-        gc_mark_value(vm, ((ObjNative *)o)->self);
-        break;
-    case OBJ_BOUND_METHOD:
-        gc_mark_value(vm, ((ObjBoundMethod *)o)->self);
-        gc_mark_value(vm, ((ObjBoundMethod *)o)->func);
-        break;
-    case OBJ_CLASS:
-        trace_class(vm, (ObjClass *)o);
-        break;
-    case OBJ_INSTANCE:
-        inst_trace(vm, (ObjInstance *)o);
-        break;
-    case OBJ_EXCEPTION:
-        trace_exception(vm, (ObjException *)o);
-        break;
-    case OBJ_MODULE: {
-        ObjModule *m = (ObjModule *)o;
-        gc_mark_object(vm, (Obj *)m->name);
-        gc_mark_object(vm, (Obj *)m->globals);
-        gc_mark_object(vm, (Obj *)m->path);
-        break;
-    }
-    case OBJ_GENERATOR: {
-        ObjGenerator *g = (ObjGenerator *)o;
-        gc_mark_object(vm, (Obj *)g->func);
-        gc_mark_object(vm, (Obj *)g->name);
-        if (g->saved != NULL) {
-            mark_array(vm, g->saved, g->saved_count);
-        }
-        break;
-    }
-    case OBJ_ITER:
-        gc_mark_value(vm, ((ObjIter *)o)->source);
-        gc_mark_value(vm, ((ObjIter *)o)->extra);
-        break;
-    case OBJ_PROPERTY: {
-        ObjProperty *p = (ObjProperty *)o;
-        gc_mark_value(vm, p->getter);
-        gc_mark_value(vm, p->setter);
-        gc_mark_value(vm, p->deleter);
-        break;
-    }
-    case OBJ_STATICMETHOD:
-    case OBJ_CLASSMETHOD:
-        gc_mark_value(vm, ((ObjWrapper *)o)->func);
-        break;
-    case OBJ_WEAKREF:
-    case OBJ_PROXY:
-    case OBJ_WEAKDICT:
-    case OBJ_WEAKSET:
-    case OBJ_FINALIZE:
-        mod_weakref_trace(vm, o);
-        break;
-    case OBJ_KIND_COUNT:
-        break;
-    }
+    WK_ASSERT(o->type < OBJ_KIND_COUNT, "a valid object kind");
+    tracers[o->type](vm, o);
 }
 
 static void free_code(WkVM *vm, ObjCode *c) {

@@ -98,3 +98,58 @@ Test(gc, threshold_adapts_to_live_heap) {
     cr_assert_geq(vm->gc.next_gc, vm->gc.bytes_allocated);
     gc_pop_root(vm);
 }
+
+// gc.objects (newest first, linked) and the order ring (oldest first) list the same objects.
+static void assert_order_matches_list(void) {
+    GcState *gc = &vm->gc;
+    size_t mask = gc->order_capacity - 1;
+    size_t i = gc->order_count;
+    cr_assert_leq(gc->order_count, gc->order_capacity);
+    for (Obj *o = gc->objects; o != NULL; o = o->next) {
+        cr_assert_gt(i, 0, "the list is longer than the order ring");
+        i--;
+        cr_assert_eq(gc->order[(gc->order_head + i) & mask], o, "object %zu of the ring", i);
+    }
+    cr_assert_eq(i, 0, "the order ring is longer than the list");
+}
+
+// The sweep visits objects through the order array and relinks the survivors: gc.objects
+// keeps exactly the survivors, newest first, across collections, slides and resizes.
+Test(gc, sweep_keeps_survivors_in_allocation_order) {
+    gc_collect(vm);
+    ObjList *keep = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(keep));
+    for (int i = 0; i < 30000; i++) {
+        ObjList *l = list_new(vm, 0);
+        if (i % 3 == 0) {
+            list_append(vm, keep, OBJ_VAL(l));
+        }
+    }
+    assert_order_matches_list();
+    size_t before = vm->gc.order_capacity;
+    gc_collect(vm);
+    assert_order_matches_list();
+    // the survivors appear in gc.objects in reverse allocation order
+    uint32_t seen = keep->count;
+    for (Obj *o = vm->gc.objects; o != NULL && seen > 0; o = o->next) {
+        if (o == AS_OBJ(keep->items[seen - 1])) {
+            seen--;
+        }
+    }
+    cr_assert_eq(seen, 0, "survivors out of order");
+    // most die: the ring shrinks; allocating again wraps around its end or grows it
+    keep->count = 10;
+    gc_collect(vm);
+    assert_order_matches_list();
+    cr_assert_lt(vm->gc.order_capacity, before, "the ring shrank");
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 20000; i++) {
+            list_new(vm, 0);
+        }
+        assert_order_matches_list();
+        gc_collect(vm);
+        assert_order_matches_list();
+    }
+    cr_assert_eq(vm->gc.live_objects, vm->gc.order_count);
+    gc_pop_root(vm);
+}

@@ -34,6 +34,18 @@ static bool record(WkVM *v, Value *args, int argc, ObjDict *kwargs, Value *resul
 
 static Value recorder;
 
+// weak_has_pending() as seen from inside a running callback.
+static int pending_seen = -1;
+
+static bool note_pending(WkVM *v, Value *args, int argc, ObjDict *kwargs, Value *result) {
+    (void)args;
+    (void)argc;
+    (void)kwargs;
+    pending_seen = weak_has_pending(v);
+    *result = NONE_VAL;
+    return true;
+}
+
 static void setup(void) {
     char *argv[] = {"test"};
     vm = vm_new(1, argv);
@@ -159,6 +171,37 @@ Test(weak, callbacks_run_newest_first_after_clearing) {
     cr_assert_eq(calls[0], AS_OBJ(refs[2]));
     cr_assert_eq(calls[1], AS_OBJ(refs[1]));
     cr_assert_eq(calls[2], AS_OBJ(refs[0]));
+    gc_pop_roots(vm, 4);
+}
+
+// weak_has_pending is a flag kept in step with the queue: set when the collector queues a
+// callback, clear while callbacks run (no nested runs at safe points) and once they ran.
+Test(weak, has_pending_follows_the_queue) {
+    ObjNative *n = (ObjNative *)gc_alloc_object(vm, sizeof(ObjNative), OBJ_NATIVE);
+    n->fn = note_pending;
+    n->name = "note_pending";
+    n->min_args = 1;
+    n->max_args = 1;
+    n->takes_kwargs = false;
+    n->self = EMPTY_VAL;
+    gc_push_root(vm, OBJ_VAL(n));
+    cr_assert(!weak_has_pending(vm));
+    Value obj = OBJ_VAL(list_new(vm, 0));
+    gc_push_root(vm, obj);
+    Value args[2] = {obj, OBJ_VAL(n)};
+    Value refs[2];
+    for (int i = 0; i < 2; i++) {
+        refs[i] = call("ref", 2, args);
+        gc_push_root(vm, refs[i]);
+    }
+    gc_collect(vm);
+    cr_assert(!weak_has_pending(vm), "nothing died");
+    vm->gc.temp_roots[vm->gc.temp_count - 3] = NONE_VAL; // drop obj
+    gc_collect(vm);
+    cr_assert(weak_has_pending(vm));
+    cr_assert_eq(weak_run_pending(vm), 2);
+    cr_assert_eq(pending_seen, 0, "not pending while callbacks run");
+    cr_assert(!weak_has_pending(vm), "the queue is empty");
     gc_pop_roots(vm, 4);
 }
 
