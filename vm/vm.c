@@ -1263,6 +1263,49 @@ static inline bool special_field_name(WkVM *vm, ObjStr *name) {
     return name == vm->names.__class__ || name == vm->names.__dict__;
 }
 
+// o.name = v through STORE_ATTR's cache: the cached index is the name's place in the class's
+// shared keys, so the field is rebound, or appended when it is the instance's next key.
+// False when the cache does not cover [o] (nothing is stored).
+static inline bool field_store_cached(InlineCache *ic, ObjInstance *o, Value v) {
+    CacheWay *w = cache_find(ic, o->klass);
+    if (w == NULL || o->fields != NULL) {
+        return false;
+    }
+    uint32_t i = (uint32_t)w->index;
+    if (i < o->nvalues) {
+        o->values[i] = v;
+        return true;
+    }
+    if (i == o->nvalues && i < o->capacity) {
+        o->values[i] = v;
+        o->nvalues = i + 1;
+        return true;
+    }
+    return false;
+}
+
+// The answer of comparison [cmp] (LT..IS_NOT) for a and b when it needs no call: identity,
+// or two ints. False when the general path must decide.
+static inline bool quick_compare(uint8_t cmp, Value a, Value b, bool *t) {
+    if (cmp == OPCODE_IS || cmp == OPCODE_IS_NOT) {
+        *t = value_is(a, b) == (cmp == OPCODE_IS);
+        return true;
+    }
+    if (!IS_INT(a) || !IS_INT(b)) {
+        return false;
+    }
+    int64_t x = AS_INT(a), y = AS_INT(b);
+    switch (cmp) {
+    case OPCODE_LT: *t = x < y; break;
+    case OPCODE_LE: *t = x <= y; break;
+    case OPCODE_GT: *t = x > y; break;
+    case OPCODE_GE: *t = x >= y; break;
+    case OPCODE_EQ: *t = x == y; break;
+    default: *t = x != y; break;
+    }
+    return true;
+}
+
 // The field [ic] caches for [o]: its slot, or NULL when [o] is not in values mode with a cached
 // class or does not have that field yet.
 static inline Value *field_cached(InlineCache *ic, ObjInstance *o) {
@@ -1775,22 +1818,9 @@ dispatch:
         InlineCache *ic = CACHE(fr, ip);
         if (IS_INSTANCE(obj)) {
             ObjInstance *o = AS_INSTANCE(obj);
-            CacheWay *w = cache_find(ic, o->klass);
-            if (w != NULL && o->fields == NULL) {
-                // The cached index is [name]'s place in the class's shared keys: rebind it,
-                // or append it when it is the instance's next key.
-                uint32_t i = (uint32_t)w->index;
-                if (i < o->nvalues) {
-                    o->values[i] = sp[-2];
-                    sp -= 2;
-                    NEXT();
-                }
-                if (i == o->nvalues && i < o->capacity) {
-                    o->values[i] = sp[-2];
-                    o->nvalues = i + 1;
-                    sp -= 2;
-                    NEXT();
-                }
+            if (field_store_cached(ic, o, sp[-2])) {
+                sp -= 2;
+                NEXT();
             }
             if (!o->klass->builtin &&
                 !(o->klass->dunders & (CLASS_D_SETATTR | CLASS_D_PROPERTY)) &&
@@ -2910,23 +2940,8 @@ generic_compare : {
         goto L_CALL_METHOD;
     }
     CASE(COMPARE_POP_JUMP_IF_FALSE) {
-        Value a = sp[-2], b = sp[-1];
         bool t;
-        if (arg == OPCODE_IS) {
-            t = value_is(a, b);
-        } else if (arg == OPCODE_IS_NOT) {
-            t = !value_is(a, b);
-        } else if (IS_INT(a) && IS_INT(b)) {
-            int64_t x = AS_INT(a), y = AS_INT(b);
-            switch (arg) {
-            case OPCODE_LT: t = x < y; break;
-            case OPCODE_LE: t = x <= y; break;
-            case OPCODE_GT: t = x > y; break;
-            case OPCODE_GE: t = x >= y; break;
-            case OPCODE_EQ: t = x == y; break;
-            default: t = x != y; break;
-            }
-        } else {
+        if (!quick_compare((uint8_t)arg, sp[-2], sp[-1], &t)) {
             word = OPCODE_MAKE(arg, 0);
             goto generic_compare;
         }
@@ -2973,24 +2988,8 @@ generic_compare : {
     }
     CASE(CONST_COMPARE_POP_JUMP) {
         // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
-        Value a = sp[-1], b = consts[arg];
-        uint8_t cmp = OPCODE_OP(ip[0]);
         bool t;
-        if (cmp == OPCODE_IS) {
-            t = value_is(a, b);
-        } else if (cmp == OPCODE_IS_NOT) {
-            t = !value_is(a, b);
-        } else if (IS_INT(a) && IS_INT(b)) {
-            int64_t x = AS_INT(a), y = AS_INT(b);
-            switch (cmp) {
-            case OPCODE_LT: t = x < y; break;
-            case OPCODE_LE: t = x <= y; break;
-            case OPCODE_GT: t = x > y; break;
-            case OPCODE_GE: t = x >= y; break;
-            case OPCODE_EQ: t = x == y; break;
-            default: t = x != y; break;
-            }
-        } else {
+        if (!quick_compare(OPCODE_OP(ip[0]), sp[-1], consts[arg], &t)) {
             goto L_LOAD_CONST;
         }
         sp--;
@@ -3016,23 +3015,10 @@ generic_compare : {
     CASE(LOAD_FAST_STORE_ATTR) {
         // o.name = v: [ip] at LOAD_FAST o, [ip + 1] at STORE_ATTR (whose cache is used)
         Value v = slots[arg], obj = slots[OPCODE_ARG(ip[0])];
-        if (!IS_EMPTY(v) && IS_INSTANCE(obj)) {
-            ObjInstance *o = AS_INSTANCE(obj);
-            CacheWay *w = cache_find(CACHE(fr, ip + 2), o->klass);
-            if (w != NULL && o->fields == NULL) {
-                uint32_t i = (uint32_t)w->index;
-                if (i < o->nvalues) {
-                    o->values[i] = v;
-                    ip += 2;
-                    NEXT();
-                }
-                if (i == o->nvalues && i < o->capacity) {
-                    o->values[i] = v;
-                    o->nvalues = i + 1;
-                    ip += 2;
-                    NEXT();
-                }
-            }
+        if (!IS_EMPTY(v) && IS_INSTANCE(obj) &&
+            field_store_cached(CACHE(fr, ip + 2), AS_INSTANCE(obj), v)) {
+            ip += 2;
+            NEXT();
         }
         goto L_LOAD_FAST;
     }
