@@ -129,7 +129,9 @@
     X(INPLACE_STORE_FAST, 1)   /* INPLACE; STORE_FAST */                                      \
     X(CALL_METHOD_POP, 1)      /* CALL_METHOD; POP */                                         \
     X(COMPARE_POP_JUMP_IF_FALSE, 1) /* LT..IS_NOT; POP_JUMP_IF_FALSE: arg = the comparison */ \
-    X(BINARY_CONST, 1)         /* LOAD_CONST; ADD SUB MUL MOD FLOORDIV or BAND */             \
+    X(BINARY_CONST, 1)         /* LOAD_CONST; an operator (ADD .. RSHIFT but TRUEDIV, POW) */ \
+    X(BINARY_FAST_FAST, 1)     /* LOAD_FAST; LOAD_FAST; an operator */                        \
+    X(BINARY_FAST_CONST, 1)    /* LOAD_FAST; LOAD_CONST; an operator */                       \
     X(CONST_COMPARE_POP_JUMP, 1) /* LOAD_CONST; LT..IS_NOT; POP_JUMP_IF_FALSE */              \
     X(INPLACE_FAST_CONST, 1)   /* LOAD_FAST x; LOAD_CONST; INPLACE ADD or SUB; STORE_FAST x */ \
     X(LOAD_FAST_STORE_ATTR, 1) /* LOAD_FAST v; LOAD_FAST o; STORE_ATTR: o.name = v */        \

@@ -3,7 +3,7 @@
 //
 // Runs are matched longest first, left to right, each word in at most one run: four words
 // (`x += c` on a local), then three (a comparison with a constant as a condition, `o.a = v`
-// on locals), then pairs.
+// on locals, an operator on locals and constants), then pairs.
 // No word of a run but the first may be a jump target. Only the first word is rewritten; the
 // others keep their plain instructions, which the fused handler reads (arguments, the operator)
 // and skips, or runs after falling back to the first instruction's plain handler.
@@ -48,8 +48,8 @@ static bool is_compare(uint8_t op) {
     }
 }
 
-// Binary operators BINARY_CONST has a fast path for.
-static bool is_const_binop(uint8_t op) {
+// Binary operators the fused operator handlers have an int fast path for (vm.c quick_int_op).
+static bool is_int_binop(uint8_t op) {
     switch (op) {
     case OPCODE_ADD:
     case OPCODE_SUB:
@@ -57,6 +57,10 @@ static bool is_const_binop(uint8_t op) {
     case OPCODE_MOD:
     case OPCODE_FLOORDIV:
     case OPCODE_BAND:
+    case OPCODE_BOR:
+    case OPCODE_BXOR:
+    case OPCODE_LSHIFT:
+    case OPCODE_RSHIFT:
         return true;
     default:
         return false;
@@ -89,6 +93,13 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             OP(i + 2) == OPCODE_STORE_ATTR) {
             return OPCODE_MAKE(OPCODE_LOAD_FAST_STORE_ATTR, arg);
         }
+        // an operator on a local and a local or a constant: `i * j`, `k % 3`
+        if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_FAST && is_int_binop(OP(i + 2))) {
+            return OPCODE_MAKE(OPCODE_BINARY_FAST_FAST, arg);
+        }
+        if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_CONST && is_int_binop(OP(i + 2))) {
+            return OPCODE_MAKE(OPCODE_BINARY_FAST_CONST, arg);
+        }
         return 0;
     default:
         break;
@@ -109,7 +120,7 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             return 0;
         }
     case OPCODE_LOAD_CONST:
-        return is_const_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_CONST, arg) : 0;
+        return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_CONST, arg) : 0;
     case OPCODE_STORE_FAST:
         return next == OPCODE_LOAD_FAST ? OPCODE_MAKE(OPCODE_STORE_FAST_LOAD_FAST, arg) : 0;
     case OPCODE_INPLACE:

@@ -1306,6 +1306,56 @@ static inline bool quick_compare(uint8_t cmp, Value a, Value b, bool *t) {
     return true;
 }
 
+// x op y for two ints when it needs no call and fits in an int: the int fast paths of the
+// fused operator handlers (vm/quicken.c is_int_binop lists the operators). False otherwise:
+// the plain instructions then run (overflow, a negative shift, division by a non-positive).
+static inline bool quick_int_op(uint8_t op, int64_t x, int64_t y, int64_t *r) {
+    switch (op) {
+    case OPCODE_ADD:
+        return !__builtin_add_overflow(x, y, r);
+    case OPCODE_SUB:
+        return !__builtin_sub_overflow(x, y, r);
+    case OPCODE_MUL:
+        return !__builtin_mul_overflow(x, y, r);
+    case OPCODE_MOD:
+        if (y <= 0) {
+            return false;
+        }
+        *r = x % y;
+        *r += *r < 0 ? y : 0;
+        return true;
+    case OPCODE_FLOORDIV:
+        if (y <= 0) {
+            return false;
+        }
+        *r = x / y - (x % y != 0 && x < 0);
+        return true;
+    case OPCODE_BAND:
+        *r = x & y;
+        return true;
+    case OPCODE_BOR:
+        *r = x | y;
+        return true;
+    case OPCODE_BXOR:
+        *r = x ^ y;
+        return true;
+    case OPCODE_RSHIFT:
+        if (y < 0 || y >= 64) {
+            return false;
+        }
+        *r = x >> y;
+        return true;
+    case OPCODE_LSHIFT:
+        if (y < 0 || y >= 63 || x < -(INT64_C(1) << (62 - y)) || x >= (INT64_C(1) << (62 - y))) {
+            return false;
+        }
+        *r = (int64_t)((uint64_t)x << y);
+        return true;
+    default:
+        return false;
+    }
+}
+
 // The field [ic] caches for [o]: its slot, or NULL when [o] is not in values mode with a cached
 // class or does not have that field yet.
 static inline Value *field_cached(InlineCache *ic, ObjInstance *o) {
@@ -2952,39 +3002,35 @@ generic_compare : {
     CASE(BINARY_CONST) {
         // [ip] is at the operator; the constant is the right operand.
         Value a = sp[-1], b = consts[arg];
-        if (IS_INT(a) && IS_INT(b)) {
-            int64_t x = AS_INT(a), y = AS_INT(b), r;
-            bool done = true;
-            switch (OPCODE_OP(*ip)) {
-            case OPCODE_ADD:
-                done = !__builtin_add_overflow(x, y, &r);
-                break;
-            case OPCODE_SUB:
-                done = !__builtin_sub_overflow(x, y, &r);
-                break;
-            case OPCODE_MUL:
-                done = !__builtin_mul_overflow(x, y, &r);
-                break;
-            case OPCODE_MOD:
-                done = y > 0;
-                r = done ? x % y : 0;
-                r += r < 0 ? y : 0;
-                break;
-            case OPCODE_FLOORDIV:
-                done = y > 0;
-                r = done ? x / y - (x % y != 0 && x < 0) : 0;
-                break;
-            default: // OPCODE_BAND
-                r = x & y;
-                break;
-            }
-            if (done) {
-                sp[-1] = INT_VAL(r);
-                ip++;
-                NEXT();
-            }
+        int64_t r;
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) {
+            sp[-1] = INT_VAL(r);
+            ip++;
+            NEXT();
         }
         goto L_LOAD_CONST;
+    }
+    CASE(BINARY_FAST_FAST) {
+        // a op b on locals: [ip] at LOAD_FAST b, [ip + 1] at the operator
+        Value a = slots[arg], b = slots[OPCODE_ARG(ip[0])];
+        int64_t r;
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(ip[1]), AS_INT(a), AS_INT(b), &r)) {
+            *sp++ = INT_VAL(r);
+            ip += 2;
+            NEXT();
+        }
+        goto L_LOAD_FAST;
+    }
+    CASE(BINARY_FAST_CONST) {
+        // a op c: [ip] at LOAD_CONST c, [ip + 1] at the operator
+        Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];
+        int64_t r;
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(ip[1]), AS_INT(a), AS_INT(b), &r)) {
+            *sp++ = INT_VAL(r);
+            ip += 2;
+            NEXT();
+        }
+        goto L_LOAD_FAST;
     }
     CASE(CONST_COMPARE_POP_JUMP) {
         // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
