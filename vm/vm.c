@@ -1388,10 +1388,10 @@ static Value *module_cached(InlineCache *ic, ObjModule *m, ObjStr *name) {
 }
 
 // A function the dispatch loop can enter directly: exactly [n] positional parameters, no
-// *args, **kwargs, keyword-only parameters, cells or free variables, not a generator.
+// *args, **kwargs or keyword-only parameters, not a generator.
 static inline bool simple_function(ObjFunction *f, int n) {
     ObjCode *c = f->code;
-    return n == c->argcount && c->kwonlycount == 0 && c->ncells == 0 && c->nfrees == 0 &&
+    return n == c->argcount && c->kwonlycount == 0 &&
            (c->flags & (PROTO_VARARGS | PROTO_VARKW | PROTO_GENERATOR)) == 0;
 }
 
@@ -1447,8 +1447,17 @@ static WK_ALWAYS_INLINE bool fast_frame(WkVM *vm, Value *callee, int n, InlineCa
         callee[1] = OBJ_VAL(inst);
         n++;
     }
-    for (int i = n; i < c->nlocals; i++) {
-        callee[1 + i] = EMPTY_VAL;
+    if (c->ncells == 0 && c->nfrees == 0) {
+        for (int i = n; i < c->nlocals; i++) {
+            callee[1 + i] = EMPTY_VAL;
+        }
+    } else {
+        // Every slot is set before the cells are allocated: the collector scans them.
+        for (int i = n; i < c->nslots; i++) {
+            callee[1 + i] = EMPTY_VAL;
+        }
+        vm->stack_top = callee + 1 + c->nslots;
+        setup_cells(vm, f, callee + 1);
     }
     CallFrame *nf = push_frame(vm, f, callee + 1, NULL);
     nf->sp = callee + 1 + c->nslots;
