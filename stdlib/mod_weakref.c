@@ -30,22 +30,6 @@
 
 // ---- Layouts ---------------------------------------------------------------------------------
 
-// OBJ_WEAKREF and OBJ_PROXY: header flags.
-enum {
-    WR_EXT = 0x01,      // the ObjWeakRefEx layout (callback, class, fields, WeakMethod)
-    WR_HASHED = 0x02,   // [hash] is valid
-    WR_METHOD = 0x04,   // a WeakMethod
-    WR_CALLABLE = 0x08, // a CallableProxyType proxy
-    WR_BASIC = 0x10,    // the shared ref/proxy (no callback, exact class)
-};
-
-// A plain ref or proxy. The header's aux is the position of its slot in the referent's list.
-typedef struct {
-    Obj obj;
-    Obj *referent; // NULL once dead
-    uint64_t hash; // the referent's hash, kept after death (WR_HASHED)
-} ObjWeakRef;
-
 _Static_assert(sizeof(ObjWeakRef) <= 32, "a basic ref fits in 32 bytes");
 
 // A ref with a callback, an instance of a ref subclass, a WeakMethod, a proxy with a callback.

@@ -9,6 +9,36 @@
 #include "vm/config.h"
 #include "vm/vm.h"
 
+// ---- The ref layout ----------------------------------------------------------------------------
+
+// OBJ_WEAKREF and OBJ_PROXY: header flags.
+enum {
+    WR_EXT = 0x01,      // the larger layout of mod_weakref.c (callback, class, fields, WeakMethod)
+    WR_HASHED = 0x02,   // [hash] is valid
+    WR_METHOD = 0x04,   // a WeakMethod
+    WR_CALLABLE = 0x08, // a CallableProxyType proxy
+    WR_BASIC = 0x10,    // the shared ref/proxy (no callback, exact class)
+};
+
+// A plain ref or proxy. The header's aux is the position of its slot in the referent's list.
+typedef struct {
+    Obj obj;
+    Obj *referent; // NULL once dead
+    uint64_t hash; // the referent's hash, kept after death (WR_HASHED)
+} ObjWeakRef;
+
+// r() of a ref [o] (OBJ_WEAKREF) with the plain layout, which is always of the exact class ref
+// and never a WeakMethod, without a call: its referent, or None once dead. False for the
+// others, which take mod_weakref_call_fast.
+static inline bool mod_weakref_deref_plain(const Obj *o, Value *out) {
+    if (o->flags & WR_EXT) {
+        return false;
+    }
+    Obj *target = ((const ObjWeakRef *)o)->referent;
+    *out = target != NULL ? OBJ_VAL(target) : NONE_VAL;
+    return true;
+}
+
 // ---- Module ----------------------------------------------------------------------------------
 
 // Create the weakref module into [*module] (its classes go into vm->cls.ref, .proxy,

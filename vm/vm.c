@@ -2028,7 +2028,8 @@ dispatch:
                 sp = callee + 1;
                 NEXT();
             case OBJ_WEAKREF:
-                if (n == 0 && mod_weakref_call_fast(vm, f, &r)) {
+                if (n == 0 && (mod_weakref_deref_plain(AS_OBJ(f), &r) ||
+                               mod_weakref_call_fast(vm, f, &r))) {
                     *callee = r;
                     sp = callee + 1;
                     NEXT();
