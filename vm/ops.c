@@ -80,6 +80,38 @@ static Value *find_dunder(WkVM *vm, Value v, uint32_t bit, ObjStr *name) {
 }
 
 // Call dunder [d] found on [self]'s class with [argc] [args].
+// Proxies forward operators to their referents by unwrapping their operands, as CPython's
+// proxy type does, without a trip through the proxy class's dunders. The referents stay rooted
+// while the operation runs: a proxy does not hold them. False with ReferenceError pending
+// when a proxy is dead; otherwise *pushed roots were pushed (the caller pops them).
+static bool unwrap_operands(WkVM *vm, Value *a, Value *b, int *pushed) {
+    *pushed = 0;
+    Value *vs[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (vs[i] != NULL && IS_KIND(*vs[i], OBJ_PROXY)) {
+            if (!mod_weakref_proxy_unwrap(vm, vs[i])) {
+                gc_pop_roots(vm, *pushed);
+                return false;
+            }
+            gc_push_root(vm, *vs[i]);
+            (*pushed)++;
+        }
+    }
+    return true;
+}
+
+// Run [call] again with the proxies among [a] and [b] (NULL: none) replaced by their referents.
+#define THROUGH_PROXIES(a, b, call)                                                            \
+    do {                                                                                       \
+        int pushed_;                                                                           \
+        if (!unwrap_operands(vm, (a), (b), &pushed_)) {                                        \
+            return false;                                                                      \
+        }                                                                                      \
+        bool ok_ = (call);                                                                     \
+        gc_pop_roots(vm, pushed_);                                                             \
+        return ok_;                                                                            \
+    } while (0)
+
 static bool call_dunder(WkVM *vm, Value d, Value self, int argc, Value *args, Value *out) {
     if (IS_KIND(d, OBJ_STATICMETHOD)) {
         return vm_call(vm, ((ObjWrapper *)AS_OBJ(d))->func, argc, args, NULL, out);
@@ -727,6 +759,9 @@ static bool binary_impl(WkVM *vm, int op, Value a, Value b, const char *sym, Val
 }
 
 bool ops_binary(WkVM *vm, int op, Value a, Value b, Value *out) {
+    if (IS_KIND(a, OBJ_PROXY) || IS_KIND(b, OBJ_PROXY)) {
+        THROUGH_PROXIES(&a, &b, binary_impl(vm, op, a, b, NULL, out));
+    }
     return binary_impl(vm, op, a, b, NULL, out);
 }
 
@@ -974,6 +1009,9 @@ static bool compare_impl(WkVM *vm, int op, Value a, Value b, Value *out) {
 }
 
 bool ops_compare(WkVM *vm, int op, Value a, Value b, Value *out) {
+    if (IS_KIND(a, OBJ_PROXY) || IS_KIND(b, OBJ_PROXY)) {
+        THROUGH_PROXIES(&a, &b, ops_compare(vm, op, a, b, out));
+    }
     if (!c_enter(vm, " in comparison")) {
         return false;
     }
@@ -1501,6 +1539,9 @@ static bool contains_by_iter(WkVM *vm, Value container, Value item, bool *out) {
 }
 
 bool ops_contains(WkVM *vm, Value container, Value item, bool *out) {
+    if (IS_KIND(container, OBJ_PROXY)) {
+        THROUGH_PROXIES(&container, NULL, ops_contains(vm, container, item, out));
+    }
     if (IS_OBJ(container)) {
         switch (OBJ_TYPE(container)) {
         case OBJ_STR:
@@ -1595,6 +1636,9 @@ static inline bool sequence_key(WkVM *vm, Value obj, Value *key) {
 }
 
 bool ops_getitem(WkVM *vm, Value obj, Value key, Value *out) {
+    if (IS_KIND(obj, OBJ_PROXY)) {
+        THROUGH_PROXIES(&obj, NULL, ops_getitem(vm, obj, key, out));
+    }
     if (IS_OBJ(obj)) {
         switch (OBJ_TYPE(obj)) {
         case OBJ_LIST:
@@ -1644,6 +1688,9 @@ static inline bool is_weak_table(Value v) {
 }
 
 bool ops_setitem(WkVM *vm, Value obj, Value key, Value v) {
+    if (IS_KIND(obj, OBJ_PROXY)) {
+        THROUGH_PROXIES(&obj, NULL, ops_setitem(vm, obj, key, v));
+    }
     if (!sequence_key(vm, obj, &key)) {
         return false;
     }
@@ -1803,6 +1850,9 @@ bool ops_next(WkVM *vm, Value it, Value *out, bool *done) {
 // ---- len and index ---------------------------------------------------------------------------
 
 bool ops_len(WkVM *vm, Value obj, int64_t *out) {
+    if (IS_KIND(obj, OBJ_PROXY)) {
+        THROUGH_PROXIES(&obj, NULL, ops_len(vm, obj, out));
+    }
     if (IS_OBJ(obj)) {
         switch (OBJ_TYPE(obj)) {
         case OBJ_STR:
