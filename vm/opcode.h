@@ -135,6 +135,8 @@
     X(CONST_COMPARE_POP_JUMP, 1) /* LOAD_CONST; LT..IS_NOT; POP_JUMP_IF_FALSE */              \
     X(INPLACE_FAST_CONST, 1)   /* LOAD_FAST x; LOAD_CONST; INPLACE ADD or SUB; STORE_FAST x */ \
     X(LOAD_FAST_STORE_ATTR, 1) /* LOAD_FAST v; LOAD_FAST o; STORE_ATTR: o.name = v */        \
+    X(LOAD_FAST_LOAD_METHOD, 1) /* LOAD_FAST; LOAD_METHOD */                                  \
+    X(SUBSCR_FAST_FAST, 1)     /* LOAD_FAST; LOAD_FAST; BINARY_SUBSCR */                      \
     X(JUMP_FOR_ITER, 1)        /* JUMP to a FOR_ITER_STORE_FAST: runs the loop head at once */
 
 typedef enum {

@@ -3,7 +3,7 @@
 //
 // Runs are matched longest first, left to right, each word in at most one run: four words
 // (`x += c` on a local), then three (a comparison with a constant as a condition, `o.a = v`
-// on locals, an operator on locals and constants), then pairs.
+// on locals, an operator or a subscript on locals and constants), then pairs.
 // No word of a run but the first may be a jump target. Only the first word is rewritten; the
 // others keep their plain instructions, which the fused handler reads (arguments, the operator)
 // and skips, or runs after falling back to the first instruction's plain handler.
@@ -100,6 +100,11 @@ static uint32_t match(const uint32_t *code, int i, int len) {
         if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_CONST && is_int_binop(OP(i + 2))) {
             return OPCODE_MAKE(OPCODE_BINARY_FAST_CONST, arg);
         }
+        // xs[i] on locals
+        if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_FAST &&
+            OP(i + 2) == OPCODE_BINARY_SUBSCR) {
+            return OPCODE_MAKE(OPCODE_SUBSCR_FAST_FAST, arg);
+        }
         return 0;
     default:
         break;
@@ -116,6 +121,8 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             return OPCODE_MAKE(OPCODE_LOAD_FAST_LOAD_CONST, arg);
         case OPCODE_LOAD_ATTR:
             return OPCODE_MAKE(OPCODE_LOAD_FAST_LOAD_ATTR, arg);
+        case OPCODE_LOAD_METHOD:
+            return OPCODE_MAKE(OPCODE_LOAD_FAST_LOAD_METHOD, arg);
         default:
             return 0;
         }

@@ -1465,6 +1465,31 @@ static WK_ALWAYS_INLINE bool fast_frame(WkVM *vm, Value *callee, int n, InlineCa
     return true;
 }
 
+static bool method_cacheable(Value obj);
+static bool field_shadows(Value obj, ObjStr *name);
+
+// The method LOAD_METHOD's cache [ic] holds for receiver [obj], or NULL. For an instance the
+// way's [index] says how many of its class's shared keys were known not to be [name], so an
+// instance with no more fields than that cannot shadow the method.
+static inline Value *method_cached(WkVM *vm, InlineCache *ic, Value obj, ObjStr *name) {
+    if (IS_INSTANCE(obj)) {
+        ObjInstance *o = AS_INSTANCE(obj);
+        CacheWay *w = cache_find(ic, o->klass);
+        if (w != NULL && ((o->fields == NULL && o->nvalues <= (uint32_t)w->index) ||
+                          inst_get(o, name) == NULL)) {
+            return &w->value;
+        }
+        return NULL;
+    }
+    if (ic->way[0].owner != NULL && IS_OBJ(obj) && method_cacheable(obj)) {
+        CacheWay *w = cache_find(ic, class_of(vm, obj));
+        if (w != NULL && !field_shadows(obj, name)) {
+            return &w->value;
+        }
+    }
+    return NULL;
+}
+
 // LOAD_METHOD's cache applies to receivers whose attributes all come from their class, or,
 // for plain instances, from their class unless their own fields shadow the name.
 static bool method_cacheable(Value obj) {
@@ -1921,31 +1946,18 @@ dispatch:
     CASE(LOAD_METHOD) {
         InlineCache *ic = CACHE(fr, ip);
         Value obj = sp[-1];
-        if (IS_INSTANCE(obj)) {
-            // [index]: how many of the class's shared keys were known not to be [name], so an
-            // instance with no more fields than that cannot shadow the method.
-            ObjInstance *o = AS_INSTANCE(obj);
-            CacheWay *w = cache_find(ic, o->klass);
-            if (w != NULL && ((o->fields == NULL && o->nvalues <= (uint32_t)w->index) ||
-                              inst_get(o, names[arg]) == NULL)) {
-                sp[0] = obj;
-                sp[-1] = w->value;
-                sp++;
-                NEXT();
-            }
-        } else if (IS_KIND(obj, OBJ_MODULE)) {
+        Value *cached = method_cached(vm, ic, obj, names[arg]);
+        if (cached != NULL) {
+            sp[0] = obj;
+            sp[-1] = *cached;
+            sp++;
+            NEXT();
+        }
+        if (IS_KIND(obj, OBJ_MODULE)) {
             Value *v = module_cached(ic, (ObjModule *)AS_OBJ(obj), names[arg]);
             if (v != NULL) {
                 sp[0] = *v;
                 sp[-1] = EMPTY_VAL;
-                sp++;
-                NEXT();
-            }
-        } else if (ic->way[0].owner != NULL && method_cacheable(obj)) {
-            CacheWay *w = cache_find(ic, class_of(vm, obj));
-            if (w != NULL && !field_shadows(obj, names[arg])) {
-                sp[0] = obj;
-                sp[-1] = w->value;
                 sp++;
                 NEXT();
             }
@@ -3075,6 +3087,36 @@ generic_compare : {
             field_store_cached(CACHE(fr, ip + 2), AS_INSTANCE(obj), v)) {
             ip += 2;
             NEXT();
+        }
+        goto L_LOAD_FAST;
+    }
+    CASE(LOAD_FAST_LOAD_METHOD) {
+        // [ip] is at LOAD_METHOD, whose cache is used
+        Value obj = slots[arg];
+        Value *cached = method_cached(vm, CACHE(fr, ip + 1), obj, names[OPCODE_ARG(*ip)]);
+        if (cached != NULL) {
+            sp[0] = *cached;
+            sp[1] = obj;
+            sp += 2;
+            ip++;
+            NEXT();
+        }
+        goto L_LOAD_FAST;
+    }
+    CASE(SUBSCR_FAST_FAST) {
+        // xs[i] on locals: [ip] at LOAD_FAST i, [ip + 1] at BINARY_SUBSCR
+        Value obj = slots[arg], key = slots[OPCODE_ARG(*ip)];
+        if (IS_LIST(obj) && IS_INT(key)) {
+            ObjList *l = AS_LIST(obj);
+            int64_t i = AS_INT(key);
+            if (i < 0) {
+                i += l->count;
+            }
+            if (i >= 0 && i < (int64_t)l->count) {
+                *sp++ = l->items[i];
+                ip += 2;
+                NEXT();
+            }
         }
         goto L_LOAD_FAST;
     }
