@@ -137,6 +137,9 @@
     X(LOAD_FAST_STORE_ATTR, 1) /* LOAD_FAST v; LOAD_FAST o; STORE_ATTR: o.name = v */        \
     X(LOAD_FAST_LOAD_METHOD, 1) /* LOAD_FAST; LOAD_METHOD */                                  \
     X(SUBSCR_FAST_FAST, 1)     /* LOAD_FAST; LOAD_FAST; BINARY_SUBSCR */                      \
+    X(FAST_CONST_COMPARE_JUMP, 1) /* LOAD_FAST; LOAD_CONST; LT..IS_NOT; POP_JUMP_IF_FALSE */  \
+    X(FAST_FAST_COMPARE_JUMP, 1)  /* LOAD_FAST; LOAD_FAST; LT..IS_NOT; POP_JUMP_IF_FALSE */   \
+    X(RETURN_FAST, 1)          /* LOAD_FAST; RETURN_VALUE */                                  \
     X(JUMP_FOR_ITER, 1)        /* JUMP to a FOR_ITER_STORE_FAST: runs the loop head at once */
 
 typedef enum {

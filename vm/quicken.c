@@ -2,7 +2,7 @@
 // fuse. The fused handlers are in vm/vm.c, after the plain ones.
 //
 // Runs are matched longest first, left to right, each word in at most one run: four words
-// (`x += c` on a local), then three (a comparison with a constant as a condition, `o.a = v`
+// (`x += c` on a local, `if n < 2`), then three (a comparison with a constant as a condition, `o.a = v`
 // on locals, an operator or a subscript on locals and constants), then pairs.
 // No word of a run but the first may be a jump target. Only the first word is rewritten; the
 // others keep their plain instructions, which the fused handler reads (arguments, the operator)
@@ -75,6 +75,16 @@ static uint32_t match(const uint32_t *code, int i, int len) {
     uint32_t arg = ARG(i);
     switch (len) {
     case 4:
+        // a comparison of a local with a constant or a local as a condition: `if n < 2`
+        if (OP(i) == OPCODE_LOAD_FAST && is_compare(OP(i + 2)) &&
+            OP(i + 3) == OPCODE_POP_JUMP_IF_FALSE) {
+            if (OP(i + 1) == OPCODE_LOAD_CONST) {
+                return OPCODE_MAKE(OPCODE_FAST_CONST_COMPARE_JUMP, arg);
+            }
+            if (OP(i + 1) == OPCODE_LOAD_FAST) {
+                return OPCODE_MAKE(OPCODE_FAST_FAST_COMPARE_JUMP, arg);
+            }
+        }
         // x += c, x -= c on a local
         if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_CONST &&
             OP(i + 2) == OPCODE_INPLACE && OP(i + 3) == OPCODE_STORE_FAST && ARG(i + 3) == arg &&
@@ -123,6 +133,8 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             return OPCODE_MAKE(OPCODE_LOAD_FAST_LOAD_ATTR, arg);
         case OPCODE_LOAD_METHOD:
             return OPCODE_MAKE(OPCODE_LOAD_FAST_LOAD_METHOD, arg);
+        case OPCODE_RETURN_VALUE:
+            return OPCODE_MAKE(OPCODE_RETURN_FAST, arg);
         default:
             return 0;
         }

@@ -3120,6 +3120,35 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
+    CASE(FAST_CONST_COMPARE_JUMP) {
+        // [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump
+        Value a = slots[arg];
+        bool t;
+        if (IS_EMPTY(a) || !quick_compare(OPCODE_OP(ip[1]), a, consts[OPCODE_ARG(ip[0])], &t)) {
+            goto L_LOAD_FAST;
+        }
+        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);
+        NEXT();
+    }
+    CASE(FAST_FAST_COMPARE_JUMP) {
+        // [ip] at the second LOAD_FAST, [ip + 1] at the comparison, [ip + 2] at the jump
+        Value a = slots[arg], b = slots[OPCODE_ARG(ip[0])];
+        bool t;
+        if (IS_EMPTY(a) || IS_EMPTY(b) || !quick_compare(OPCODE_OP(ip[1]), a, b, &t)) {
+            goto L_LOAD_FAST;
+        }
+        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);
+        NEXT();
+    }
+    CASE(RETURN_FAST) {
+        Value v = slots[arg];
+        if (IS_EMPTY(v)) {
+            goto L_LOAD_FAST;
+        }
+        *sp++ = v;
+        ip++;
+        goto L_RETURN_VALUE;
+    }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
             goto L_JUMP;
