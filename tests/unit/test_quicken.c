@@ -1,0 +1,63 @@
+// Unit tests of the superinstruction pass (suite `quicken`): which runs are fused, that only
+// the first word of a run changes, and that no run is fused across a jump target.
+#include <criterion/criterion.h>
+
+#include "vm/opcode.h"
+#include "vm/quicken.h"
+
+#define W(op, arg) OPCODE_MAKE(OPCODE_##op, (arg))
+
+TestSuite(quicken);
+
+Test(quicken, pairs_keep_their_second_word) {
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_ATTR, 3), W(RETURN_VALUE, 0)};
+    quicken(code, 3);
+    cr_assert_eq(code[0], W(LOAD_FAST_LOAD_ATTR, 0));
+    cr_assert_eq(code[1], W(LOAD_ATTR, 3));
+    cr_assert_eq(code[2], W(RETURN_VALUE, 0));
+}
+
+Test(quicken, longest_run_first) {
+    // x += 1 on a local: one four-word run, not LOAD_FAST_LOAD_CONST + INPLACE_STORE_FAST
+    uint32_t code[] = {W(LOAD_FAST, 2), W(LOAD_CONST, 0), W(INPLACE, OPCODE_ADD),
+                       W(STORE_FAST, 2), W(LOAD_CONST, 1), W(RETURN_VALUE, 0)};
+    quicken(code, 6);
+    cr_assert_eq(code[0], W(INPLACE_FAST_CONST, 2));
+    cr_assert_eq(code[1], W(LOAD_CONST, 0));
+    cr_assert_eq(code[2], W(INPLACE, OPCODE_ADD));
+    cr_assert_eq(code[3], W(STORE_FAST, 2));
+}
+
+Test(quicken, x_plus_equals_y_needs_the_same_local) {
+    uint32_t code[] = {W(LOAD_FAST, 2), W(LOAD_CONST, 0), W(INPLACE, OPCODE_ADD),
+                       W(STORE_FAST, 3)};
+    quicken(code, 4);
+    cr_assert_neq(code[0], W(INPLACE_FAST_CONST, 2));
+}
+
+Test(quicken, no_run_across_a_jump_target) {
+    // the JUMP lands on word 1: words 0..3 would otherwise be one comparison run
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_FAST, 1), W(LT, 0), W(POP_JUMP_IF_FALSE, 7),
+                       W(NOP, 0), W(NOP, 0), W(JUMP, 1), W(RETURN_VALUE, 0)};
+    quicken(code, 8);
+    cr_assert_eq(code[0], W(LOAD_FAST, 0), "a run must not swallow a jump target");
+    cr_assert_eq(code[1], W(LOAD_FAST, 1));
+    cr_assert_eq(code[2], W(COMPARE_POP_JUMP_IF_FALSE, OPCODE_LT));
+    cr_assert_eq(code[6], W(JUMP, 1));
+}
+
+Test(quicken, comparison_carries_its_opcode) {
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_ATTR, 0), W(LOAD_FAST, 1), W(LOAD_ATTR, 1),
+                       W(GE, 0), W(POP_JUMP_IF_FALSE, 6), W(RETURN_VALUE, 0)};
+    quicken(code, 7);
+    cr_assert_eq(code[4], W(COMPARE_POP_JUMP_IF_FALSE, OPCODE_GE));
+    cr_assert_eq(code[5], W(POP_JUMP_IF_FALSE, 6));
+}
+
+Test(quicken, for_loop_back_edge_runs_the_head) {
+    uint32_t code[] = {W(GET_ITER, 0), W(FOR_ITER, 5), W(STORE_FAST, 0), W(NOP, 0),
+                       W(JUMP, 1), W(RETURN_VALUE, 0)};
+    quicken(code, 6);
+    cr_assert_eq(code[1], W(FOR_ITER_STORE_FAST, 5));
+    cr_assert_eq(code[4], W(JUMP_FOR_ITER, 1));
+}
