@@ -3032,28 +3032,21 @@ generic_compare : {
         }
         goto L_LOAD_CONST;
     }
-    CASE(BINARY_FAST_FAST) {
-        // a op b on locals: [ip] at LOAD_FAST b, [ip + 1] at the operator
-        Value a = slots[arg], b = slots[OPCODE_ARG(ip[0])];
-        int64_t r;
-        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(ip[1]), AS_INT(a), AS_INT(b), &r)) {
-            *sp++ = INT_VAL(r);
-            ip += 2;
-            NEXT();
-        }
-        goto L_LOAD_FAST;
+// a op b on a local and [operand]: [ip] at the second load, [ip + 1] at the operator
+#define BINARY_FAST(opname, operand)                                                           \
+    CASE(opname) {                                                                             \
+        Value a = slots[arg], b = (operand);                                                   \
+        int64_t r;                                                                             \
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(ip[1]), AS_INT(a), AS_INT(b), &r)) { \
+            *sp++ = INT_VAL(r);                                                                \
+            ip += 2;                                                                           \
+            NEXT();                                                                            \
+        }                                                                                      \
+        goto L_LOAD_FAST;                                                                      \
     }
-    CASE(BINARY_FAST_CONST) {
-        // a op c: [ip] at LOAD_CONST c, [ip + 1] at the operator
-        Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];
-        int64_t r;
-        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(ip[1]), AS_INT(a), AS_INT(b), &r)) {
-            *sp++ = INT_VAL(r);
-            ip += 2;
-            NEXT();
-        }
-        goto L_LOAD_FAST;
-    }
+    BINARY_FAST(BINARY_FAST_FAST, slots[OPCODE_ARG(ip[0])])
+    BINARY_FAST(BINARY_FAST_CONST, consts[OPCODE_ARG(ip[0])])
+#undef BINARY_FAST
     CASE(CONST_COMPARE_POP_JUMP) {
         // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
         bool t;
