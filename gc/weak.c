@@ -66,7 +66,16 @@ struct WeakState {
     // the side table: open addressing, linear probing, backward-shift deletion
     SideEntry *side;
     uint32_t side_mask; // buckets - 1
-    uint32_t side_count;
+    uint32_t side_count;   // objects with an entry, in either place
+    uint32_t hashed_count; // of which in the hash table
+    // Instances find their entry without hashing: the header's aux is 1 + its index in
+    // [direct], a dense array whose free entries are reused first in, first out (an
+    // instance's aux belongs to this file; vm/object.h). Objects made in a row get entries in
+    // a row, so registering and clearing them walks memory in order.
+    SideEntry *direct;
+    uint32_t direct_count, direct_cap; // entries in use or free / allocated
+    uint32_t *direct_free;             // a ring of free indexes, [dfree_head, + dfree_count)
+    uint32_t dfree_head, dfree_count;
     uint32_t serial;
     const WeakHolderOps *ops[OBJ_KIND_COUNT];
 
@@ -159,7 +168,14 @@ void weak_free_all(WkVM *vm) {
             free(ws->side[i].u.many);
         }
     }
+    for (uint32_t i = 0; i < ws->direct_count; i++) {
+        if (ws->direct[i].obj != NULL && ws->direct[i].cap_log > 0) {
+            free(ws->direct[i].u.many);
+        }
+    }
     free(ws->side);
+    free(ws->direct);
+    free(ws->direct_free);
     free(ws->eph_tables);
     free(ws->pending);
     free(ws->pkeys);
@@ -187,7 +203,58 @@ static inline uint32_t ptr_hash(const Obj *o, uint32_t mask) {
     return (uint32_t)(h >> 32) & mask;
 }
 
+// Objects whose entry lives in the direct array: their header's aux is free for gc/weak.c.
+static inline bool direct_kind(const Obj *o) {
+    return o->type == OBJ_INSTANCE;
+}
+
+// The entry of [o] when it has one in the direct array (aux), else NULL.
+static inline SideEntry *direct_find(WeakState *ws, const Obj *o) {
+    return o->aux != 0 ? &ws->direct[o->aux - 1] : NULL;
+}
+
+// A new, empty direct entry for [o]: the oldest free one, else a new one at the end.
+static SideEntry *direct_new(WeakState *ws, Obj *o) {
+    uint32_t i;
+    if (ws->dfree_count > 0) {
+        i = ws->direct_free[ws->dfree_head];
+        ws->dfree_head = (ws->dfree_head + 1) % ws->direct_cap;
+        ws->dfree_count--;
+    } else {
+        if (ws->direct_count == ws->direct_cap) {
+            // the ring is empty, so it can be reallocated at its new size as it is
+            uint32_t cap = ws->direct_cap < 64 ? 64 : ws->direct_cap * 2;
+            ws->direct = xrealloc(ws->direct, (size_t)cap * sizeof(SideEntry));
+            ws->direct_free = xrealloc(ws->direct_free, (size_t)cap * sizeof(uint32_t));
+            ws->direct_cap = cap;
+            ws->dfree_head = 0;
+        }
+        i = ws->direct_count++;
+    }
+    SideEntry *e = &ws->direct[i];
+    e->obj = o;
+    e->count = 0;
+    e->flags = 0;
+    e->cap_log = 0;
+    o->aux = i + 1;
+    ws->side_count++;
+    return e;
+}
+
+// Free direct entry [e] (its slots already released).
+static void direct_delete(WeakState *ws, SideEntry *e) {
+    uint32_t i = (uint32_t)(e - ws->direct);
+    e->obj->aux = 0;
+    e->obj = NULL;
+    ws->direct_free[(ws->dfree_head + ws->dfree_count) % ws->direct_cap] = i;
+    ws->dfree_count++;
+    ws->side_count--;
+}
+
 static SideEntry *side_find(WeakState *ws, const Obj *o) {
+    if (direct_kind(o)) {
+        return direct_find(ws, o);
+    }
     uint32_t i = ptr_hash(o, ws->side_mask);
     for (;;) {
         SideEntry *e = &ws->side[i];
@@ -222,7 +289,11 @@ static void side_grow(WeakState *ws) {
 // The entry of [o], created empty when missing: one probe sequence finds it or the free bucket
 // where it belongs. (The table grows first when a new entry would pass 3/4 load.)
 static SideEntry *side_get(WeakState *ws, Obj *o) {
-    if ((ws->side_count + 1) * 4 > (ws->side_mask + 1) * 3) {
+    if (direct_kind(o)) {
+        SideEntry *e = direct_find(ws, o);
+        return e != NULL ? e : direct_new(ws, o);
+    }
+    if ((ws->hashed_count + 1) * 4 > (ws->side_mask + 1) * 3) {
         side_grow(ws);
     }
     uint32_t mask = ws->side_mask;
@@ -237,6 +308,7 @@ static SideEntry *side_get(WeakState *ws, Obj *o) {
             e->flags = 0;
             e->cap_log = 0;
             ws->side_count++;
+            ws->hashed_count++;
             return e;
         }
     }
@@ -244,6 +316,10 @@ static SideEntry *side_get(WeakState *ws, Obj *o) {
 
 // Delete [e] (its slot array already released), shifting later probes back (no tombstones).
 static void side_delete(WeakState *ws, SideEntry *e) {
+    if (e >= ws->direct && e < ws->direct + ws->direct_count) {
+        direct_delete(ws, e);
+        return;
+    }
     uint32_t mask = ws->side_mask;
     uint32_t i = (uint32_t)(e - ws->side);
     uint32_t j = i;
@@ -262,6 +338,7 @@ static void side_delete(WeakState *ws, SideEntry *e) {
     }
     ws->side[i].obj = NULL;
     ws->side_count--;
+    ws->hashed_count--;
 }
 
 static inline WeakSlot *slots_of(SideEntry *e) {
@@ -703,6 +780,12 @@ static void clear_object(WkVM *vm, SideEntry *e) {
 
 void weak_prefetch_clear(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
+    if (direct_kind(o)) {
+        if (o->aux != 0) {
+            __builtin_prefetch(&ws->direct[o->aux - 1]);
+        }
+        return;
+    }
     __builtin_prefetch(&ws->side[ptr_hash(o, ws->side_mask)]);
 }
 
@@ -796,10 +879,16 @@ void weak_stats(WkVM *vm, WeakStats *out) {
     *out = ws->stats;
     out->side_objects = ws->side_count;
     size_t bytes = sizeof *ws + (ws->side_mask + 1) * sizeof(SideEntry) +
+                   ws->direct_cap * (sizeof(SideEntry) + sizeof(uint32_t)) +
                    ws->qcap * sizeof(QueueItem) + ws->root_cap * sizeof(Obj *);
     for (uint32_t i = 0; i <= ws->side_mask; i++) {
         if (ws->side[i].obj != NULL && ws->side[i].cap_log > 0) {
             bytes += ((size_t)1 << ws->side[i].cap_log) * sizeof(WeakSlot);
+        }
+    }
+    for (uint32_t i = 0; i < ws->direct_count; i++) {
+        if (ws->direct[i].obj != NULL && ws->direct[i].cap_log > 0) {
+            bytes += ((size_t)1 << ws->direct[i].cap_log) * sizeof(WeakSlot);
         }
     }
     out->side_bytes = bytes;

@@ -23,7 +23,7 @@ static int stream_id(Value v) {
     if (!k->builtin || strcmp(k->name->chars, "TextIOWrapper") != 0) {
         return STREAM_NONE;
     }
-    return (int)AS_OBJ(v)->aux;
+    return (int)AS_OBJ(v)->flags;
 }
 
 FILE *mod_sys_stream(WkVM *vm, Value v) {
@@ -161,7 +161,7 @@ static bool sys_intern(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *
 
 static Value new_stream(WkVM *vm, ObjClass *io, int id) {
     ObjInstance *s = inst_new(vm, io);
-    s->obj.aux = (uint32_t)id;
+    s->obj.flags = (uint8_t)id; // an instance's aux belongs to gc/weak.c
     return OBJ_VAL(s);
 }
 

@@ -48,7 +48,8 @@ struct Obj {
     uint8_t marked;   // gc/ only
     uint8_t weakly;   // gc/weak.c only: set once the object has ever been weakly referenced
     uint8_t flags;    // free for the kind's own use
-    uint32_t aux;     // free for the kind's own use
+    uint32_t aux;     // free for the kind's own use, except in instances (OBJ_INSTANCE),
+                      // where gc/weak.c keeps the index of their side-table entry
 };
 
 #define OBJ_TYPE(v) (AS_OBJ(v)->type)

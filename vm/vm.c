@@ -297,8 +297,10 @@ void vm_free(WkVM *vm) {
     // The VM's own tables live in the collector's pages: release them before the pages go.
     table_free(vm, &vm->strings);
     free_sources(vm);
-    gc_free_all(vm);
+    // The side table goes first: while objects are freed in no particular order, a ref must
+    // not look up its referent's entry (the referent may already be gone).
     weak_free_all(vm);
+    gc_free_all(vm);
     free(vm->stack);
     free(vm);
 }
