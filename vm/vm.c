@@ -1484,7 +1484,9 @@ static inline Value *method_cached(WkVM *vm, InlineCache *ic, Value obj, ObjStr 
         return NULL;
     }
     if (ic->way[0].owner != NULL && IS_OBJ(obj) && method_cacheable(obj)) {
-        CacheWay *w = cache_find(ic, class_of(vm, obj));
+        // the commonest receivers without a call to class_of
+        ObjClass *k = IS_LIST(obj) ? vm->cls.list : IS_DICT(obj) ? vm->cls.dict : class_of(vm, obj);
+        CacheWay *w = cache_find(ic, k);
         if (w != NULL && !field_shadows(obj, name)) {
             return &w->value;
         }
