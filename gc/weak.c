@@ -634,10 +634,10 @@ static void pkeys_reset(WeakState *ws) {
 // One (key, value) pair of a live ephemeron table: trace the value now if the key is marked,
 // else park it on the key until the key is traced.
 static void eph_visit(WkVM *vm, Obj *key, Value value) {
-    if (!IS_OBJ(value) || !gc_is_dying(vm, AS_OBJ(value))) {
+    if (!IS_OBJ(value) || !gc_is_dying_in(&vm->gc, AS_OBJ(value))) {
         return;
     }
-    if (!gc_is_dying(vm, key)) {
+    if (!gc_is_dying_in(&vm->gc, key)) {
         gc_mark_value(vm, value);
         return;
     }
