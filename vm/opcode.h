@@ -140,6 +140,8 @@
     X(FAST_CONST_COMPARE_JUMP, 1) /* LOAD_FAST; LOAD_CONST; LT..IS_NOT; POP_JUMP_IF_FALSE */  \
     X(FAST_FAST_COMPARE_JUMP, 1)  /* LOAD_FAST; LOAD_FAST; LT..IS_NOT; POP_JUMP_IF_FALSE */   \
     X(RETURN_FAST, 1)          /* LOAD_FAST; RETURN_VALUE */                                  \
+    X(STORE_ATTR_FAST, 1)      /* LOAD_FAST o; STORE_ATTR: o.name = the value on the stack */ \
+    X(BINARY_LOCAL, 1)         /* LOAD_FAST x; an operator: (top of stack) op x */            \
     X(JUMP_FOR_ITER, 1)        /* JUMP to a FOR_ITER_STORE_FAST: runs the loop head at once */
 
 typedef enum {

@@ -135,8 +135,10 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             return OPCODE_MAKE(OPCODE_LOAD_FAST_LOAD_METHOD, arg);
         case OPCODE_RETURN_VALUE:
             return OPCODE_MAKE(OPCODE_RETURN_FAST, arg);
+        case OPCODE_STORE_ATTR:
+            return OPCODE_MAKE(OPCODE_STORE_ATTR_FAST, arg);
         default:
-            return 0;
+            return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_LOCAL, arg) : 0;
         }
     case OPCODE_LOAD_CONST:
         return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_CONST, arg) : 0;

@@ -3146,6 +3146,27 @@ generic_compare : {
         ip++;
         goto L_RETURN_VALUE;
     }
+    CASE(STORE_ATTR_FAST) {
+        // o.name = v with o a local and v on the stack: [ip] at STORE_ATTR (whose cache is used)
+        Value obj = slots[arg];
+        if (IS_INSTANCE(obj) && field_store_cached(CACHE(fr, ip + 1), AS_INSTANCE(obj), sp[-1])) {
+            sp--;
+            ip++;
+            NEXT();
+        }
+        goto L_LOAD_FAST;
+    }
+    CASE(BINARY_LOCAL) {
+        // (top of stack) op x: [ip] at the operator
+        Value a = sp[-1], b = slots[arg];
+        int64_t r;
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) {
+            sp[-1] = INT_VAL(r);
+            ip++;
+            NEXT();
+        }
+        goto L_LOAD_FAST;
+    }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
             goto L_JUMP;
