@@ -137,6 +137,8 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             return OPCODE_MAKE(OPCODE_RETURN_FAST, arg);
         case OPCODE_STORE_ATTR:
             return OPCODE_MAKE(OPCODE_STORE_ATTR_FAST, arg);
+        case OPCODE_CALL:
+            return ARG(i + 1) == 0 ? OPCODE_MAKE(OPCODE_CALL0_FAST, arg) : 0;
         default:
             return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_LOCAL, arg) : 0;
         }

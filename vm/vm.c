@@ -3167,6 +3167,17 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
+    CASE(CALL0_FAST) {
+        // r() of a local plain weakref reads the referent; any other call takes CALL
+        Value f = slots[arg];
+        Value r;
+        if (IS_KIND(f, OBJ_WEAKREF) && mod_weakref_deref_plain(AS_OBJ(f), &r)) {
+            *sp++ = r;
+            ip++;
+            NEXT();
+        }
+        goto L_LOAD_FAST;
+    }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
             goto L_JUMP;
