@@ -143,6 +143,9 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_LOCAL, arg) : 0;
         }
     case OPCODE_LOAD_CONST:
+        if (next == OPCODE_RETURN_VALUE) {
+            return OPCODE_MAKE(OPCODE_RETURN_CONST, arg);
+        }
         return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_CONST, arg) : 0;
     case OPCODE_STORE_FAST:
         return next == OPCODE_LOAD_FAST ? OPCODE_MAKE(OPCODE_STORE_FAST_LOAD_FAST, arg) : 0;

@@ -3178,6 +3178,11 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
+    CASE(RETURN_CONST) {
+        *sp++ = consts[arg];
+        ip++;
+        goto L_RETURN_VALUE;
+    }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
             goto L_JUMP;
