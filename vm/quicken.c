@@ -147,6 +147,8 @@ static uint32_t match(const uint32_t *code, int i, int len) {
             return OPCODE_MAKE(OPCODE_RETURN_CONST, arg);
         }
         return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_CONST, arg) : 0;
+    case OPCODE_LOAD_DEREF:
+        return is_int_binop(next) ? OPCODE_MAKE(OPCODE_BINARY_DEREF, arg) : 0;
     case OPCODE_STORE_FAST:
         return next == OPCODE_LOAD_FAST ? OPCODE_MAKE(OPCODE_STORE_FAST_LOAD_FAST, arg) : 0;
     case OPCODE_INPLACE:

@@ -3183,6 +3183,17 @@ generic_compare : {
         ip++;
         goto L_RETURN_VALUE;
     }
+    CASE(BINARY_DEREF) {
+        // (top of stack) op x, x a cell or free variable: [ip] at the operator
+        Value a = sp[-1], b = ((ObjCell *)AS_OBJ(slots[fr->code->nlocals + arg]))->value;
+        int64_t r;
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) {
+            sp[-1] = INT_VAL(r);
+            ip++;
+            NEXT();
+        }
+        goto L_LOAD_DEREF;
+    }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
             goto L_JUMP;
