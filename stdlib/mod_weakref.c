@@ -1120,8 +1120,7 @@ static void table_clear(WkVM *vm, ObjWeakTable *t) {
 // use it must hash as they would anywhere else, since an equal key of another type may be
 // looked up with the same hash.
 static inline uint64_t identity_hash(const Obj *o) {
-    uintptr_t y = (uintptr_t)o;
-    return (uint64_t)((y >> 4) | (y << (8 * sizeof(y) - 4)));
+    return ops_pointer_hash(o);
 }
 
 // The hash of a key: the object's own for weak keys (TypeError when not weakrefable).

@@ -681,8 +681,7 @@ static bool object_hash(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value 
     (void)vm;
     (void)argc;
     (void)kwargs;
-    uintptr_t p = IS_OBJ(args[0]) ? (uintptr_t)AS_OBJ(args[0]) : 0;
-    *result = INT_VAL((int64_t)((p >> 4) | (p << 60)) & INT64_MAX);
+    *result = INT_VAL((int64_t)(IS_OBJ(args[0]) ? ops_pointer_hash(AS_OBJ(args[0])) : 0));
     return true;
 }
 

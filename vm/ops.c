@@ -1172,10 +1172,6 @@ bool ops_truthy(WkVM *vm, Value v, bool *out) {
     return true;
 }
 
-static uint64_t pointer_hash(const void *p) {
-    uintptr_t y = (uintptr_t)p;
-    return (uint64_t)((y >> 4) | (y << (8 * sizeof(y) - 4)));
-}
 
 static bool unhashable(WkVM *vm, Value v) {
     return exc_raise(vm, vm->cls.TypeError, "unhashable type: '%s'", tname(vm, v));
@@ -1226,8 +1222,8 @@ static bool hash_impl(WkVM *vm, Value v, uint64_t *out) {
     }
     case OBJ_BOUND_METHOD: {
         ObjBoundMethod *b = (ObjBoundMethod *)AS_OBJ(v);
-        uint64_t hs = IS_OBJ(b->self) ? pointer_hash(AS_OBJ(b->self)) : 0;
-        *out = hs ^ (IS_OBJ(b->func) ? pointer_hash(AS_OBJ(b->func)) : 0);
+        uint64_t hs = IS_OBJ(b->self) ? ops_pointer_hash(AS_OBJ(b->self)) : 0;
+        *out = hs ^ (IS_OBJ(b->func) ? ops_pointer_hash(AS_OBJ(b->func)) : 0);
         return true;
     }
     default:
@@ -1253,7 +1249,7 @@ static bool hash_impl(WkVM *vm, Value v, uint64_t *out) {
             return true;
         }
     }
-    *out = pointer_hash(AS_OBJ(v));
+    *out = ops_pointer_hash(AS_OBJ(v));
     return true;
 }
 

@@ -8,6 +8,15 @@
 #include "vm/config.h"
 #include "vm/vm.h"
 
+// The hash of an object hashed by identity (object.__hash__, and ops_hash of objects without
+// __hash__): its address rotated right by 5 bits, kept non-negative. Objects with identity are
+// at least 32 bytes, so no two live ones share the dropped bits, and objects made in a row get
+// hashes in a row (neighbouring table slots).
+static inline uint64_t ops_pointer_hash(const void *p) {
+    uint64_t y = (uint64_t)(uintptr_t)p;
+    return ((y >> 5) | (y << 59)) & (uint64_t)INT64_MAX;
+}
+
 // a OP b for [op] in OPCODE_ADD..OPCODE_BXOR (vm/opcode.h). TypeError as CPython words it:
 // "unsupported operand type(s) for +: 'int' and 'str'".
 WK_NODISCARD bool ops_binary(WkVM *vm, int op, Value a, Value b, Value *out);
