@@ -55,6 +55,12 @@ typedef struct {
     uint32_t pass;
 } PendingKey;
 
+// The pending head of an instance key, beside its direct side-table entry (same index).
+typedef struct {
+    int32_t head;
+    uint32_t pass; // current only when it is ws->pkey_pass
+} DirectPending;
+
 // A queued callback: callback(holder), or the holder's run hook when callback is EMPTY.
 typedef struct {
     Obj *holder;
@@ -75,6 +81,7 @@ struct WeakState {
     SideEntry *direct;
     uint32_t direct_count, direct_cap; // entries in use or free / allocated
     uint32_t *direct_free;             // a ring of free indexes, [dfree_head, + dfree_count)
+    DirectPending *direct_pending;     // per direct entry: its key's ephemeron pending head
     uint32_t dfree_head, dfree_count;
     uint32_t serial;
     const WeakHolderOps *ops[OBJ_KIND_COUNT];
@@ -85,7 +92,8 @@ struct WeakState {
     PendingNode *pending;
     size_t pending_count, pending_cap;
     PendingKey *pkeys; // open addressing, linear probing; emptied after each ephemeron pass
-    uint32_t pkey_mask, pkey_count;
+    uint32_t pkey_mask, pkey_count; // pending keys this pass, direct ones included
+    uint32_t pkey_hashed;           // of which in [pkeys]
     uint32_t pkey_pass; // buckets of other passes are free
 
 
@@ -176,6 +184,7 @@ void weak_free_all(WkVM *vm) {
     free(ws->side);
     free(ws->direct);
     free(ws->direct_free);
+    free(ws->direct_pending);
     free(ws->eph_tables);
     free(ws->pending);
     free(ws->pkeys);
@@ -226,6 +235,10 @@ static SideEntry *direct_new(WeakState *ws, Obj *o) {
             uint32_t cap = ws->direct_cap < 64 ? 64 : ws->direct_cap * 2;
             ws->direct = xrealloc(ws->direct, (size_t)cap * sizeof(SideEntry));
             ws->direct_free = xrealloc(ws->direct_free, (size_t)cap * sizeof(uint32_t));
+            ws->direct_pending =
+                xrealloc(ws->direct_pending, (size_t)cap * sizeof(DirectPending));
+            memset(ws->direct_pending + ws->direct_cap, 0,
+                   (size_t)(cap - ws->direct_cap) * sizeof(DirectPending)); // pass 0: none
             ws->direct_cap = cap;
             ws->dfree_head = 0;
         }
@@ -589,7 +602,7 @@ void weak_trace_ephemerons(WkVM *vm, Obj *table) {
 // The pending-list head of [key], created empty when missing.
 static PendingKey *pkey_get(WeakState *ws, Obj *key) {
     uint32_t old_n = ws->pkeys != NULL ? ws->pkey_mask + 1 : 0;
-    if ((ws->pkey_count + 1) * 2 > old_n) { // at most half full
+    if ((ws->pkey_hashed + 1) * 2 > old_n) { // at most half full
         uint32_t n = old_n < 64 ? 64 : old_n * 2;
         PendingKey *old = ws->pkeys;
         ws->pkeys = xcalloc(n, sizeof(PendingKey));
@@ -610,6 +623,7 @@ static PendingKey *pkey_get(WeakState *ws, Obj *key) {
         if (p->pass != ws->pkey_pass) {
             *p = (PendingKey){key, -1, ws->pkey_pass};
             ws->pkey_count++;
+            ws->pkey_hashed++;
             return p;
         }
         if (p->key == key) {
@@ -625,8 +639,14 @@ static void pkeys_reset(WeakState *ws) {
         return;
     }
     ws->pkey_count = 0;
+    ws->pkey_hashed = 0;
     if (++ws->pkey_pass == 0) {
-        memset(ws->pkeys, 0, ((size_t)ws->pkey_mask + 1) * sizeof(PendingKey));
+        if (ws->pkeys != NULL) {
+            memset(ws->pkeys, 0, ((size_t)ws->pkey_mask + 1) * sizeof(PendingKey));
+        }
+        if (ws->direct_pending != NULL) {
+            memset(ws->direct_pending, 0, (size_t)ws->direct_cap * sizeof(DirectPending));
+        }
         ws->pkey_pass = 1;
     }
 }
@@ -642,11 +662,31 @@ static void eph_visit(WkVM *vm, Obj *key, Value value) {
         return;
     }
     WeakState *ws = vm->weak;
-    PendingKey *p = pkey_get(ws, key);
+    int32_t *head;
+    if (direct_kind(key) && key->aux != 0) {
+        // an instance key: its pending head sits beside its side-table entry, no hashing
+        DirectPending *d = &ws->direct_pending[key->aux - 1];
+        if (d->pass != ws->pkey_pass) {
+            *d = (DirectPending){-1, ws->pkey_pass};
+            ws->pkey_count++;
+        }
+        head = &d->head;
+    } else {
+        head = &pkey_get(ws, key)->head;
+    }
     grow((void **)&ws->pending, &ws->pending_cap, ws->pending_count + 1, sizeof(PendingNode));
-    ws->pending[ws->pending_count] = (PendingNode){AS_OBJ(value), p->head};
-    p->head = (int32_t)ws->pending_count++;
+    ws->pending[ws->pending_count] = (PendingNode){AS_OBJ(value), *head};
+    *head = (int32_t)ws->pending_count++;
     key->weakly |= WEAKLY_PENDING;
+}
+
+// Trace the values parked under [*head] and empty it.
+static void release_pending(WkVM *vm, int32_t *head) {
+    WeakState *ws = vm->weak;
+    for (int32_t n = *head; n >= 0; n = ws->pending[n].next) {
+        gc_mark_object(vm, ws->pending[n].value);
+    }
+    *head = -1;
 }
 
 // A pending key was just marked and is being traced: trace its parked values too.
@@ -656,14 +696,21 @@ static void eph_release(WkVM *vm, Obj *key) {
     if (ws->pkey_count == 0) {
         return;
     }
+    if (direct_kind(key) && key->aux != 0) {
+        DirectPending *d = &ws->direct_pending[key->aux - 1];
+        if (d->pass == ws->pkey_pass) {
+            release_pending(vm, &d->head);
+        }
+        return;
+    }
+    if (ws->pkeys == NULL) {
+        return;
+    }
     for (uint32_t i = ptr_hash(key, ws->pkey_mask); ws->pkeys[i].pass == ws->pkey_pass;
          i = (i + 1) & ws->pkey_mask) {
         PendingKey *p = &ws->pkeys[i];
         if (p->key == key) {
-            for (int32_t n = p->head; n >= 0; n = ws->pending[n].next) {
-                gc_mark_object(vm, ws->pending[n].value);
-            }
-            p->head = -1;
+            release_pending(vm, &p->head);
             return;
         }
     }
