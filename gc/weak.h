@@ -83,7 +83,8 @@ void weak_register_holder(WkVM *vm, ObjType type, const WeakHolderOps *ops);
 // `moved` hook updates it). A [kind] basic slot must not exist yet (see weak_basic).
 uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind);
 // Remove the slot at [pos] of [referent]'s list (its holder stops referring to it).
-// Safe during the sweep and at shutdown: [referent] is only used as a key, never read.
+// Safe during the sweep (a dying referent's slots are all cleared before it is freed, so no
+// holder removes a slot on a freed object) and at shutdown (the side table goes first).
 void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos);
 // The slot at [pos] of [referent]'s list is now slot [index] of its holder (a container
 // compacted its entries).
