@@ -3025,17 +3025,24 @@ generic_compare : {
         ip = t ? ip + 1 : fr->code->code + OPCODE_ARG(*ip);
         NEXT();
     }
-    CASE(BINARY_CONST) {
-        // [ip] is at the operator; the constant is the right operand.
-        Value a = sp[-1], b = consts[arg];
-        int64_t r;
-        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) {
-            sp[-1] = INT_VAL(r);
-            ip++;
-            NEXT();
-        }
-        goto L_LOAD_CONST;
+// (top of stack) op [operand], [ip] at the operator; off the int fast path, [fallback] (the
+// plain handler of the run's first instruction) runs and the operator after it.
+#define BINARY_TOS(opname, operand, fallback)                                                  \
+    CASE(opname) {                                                                             \
+        Value a = sp[-1], b = (operand);                                                       \
+        int64_t r;                                                                             \
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) { \
+            sp[-1] = INT_VAL(r);                                                               \
+            ip++;                                                                              \
+            NEXT();                                                                            \
+        }                                                                                      \
+        goto fallback;                                                                         \
     }
+    BINARY_TOS(BINARY_CONST, consts[arg], L_LOAD_CONST)
+    BINARY_TOS(BINARY_LOCAL, slots[arg], L_LOAD_FAST)
+    BINARY_TOS(BINARY_DEREF, ((ObjCell *)AS_OBJ(slots[fr->code->nlocals + arg]))->value,
+               L_LOAD_DEREF)
+#undef BINARY_TOS
 // a op b on a local and [operand]: [ip] at the second load, [ip + 1] at the operator
 #define BINARY_FAST(opname, operand)                                                           \
     CASE(opname) {                                                                             \
@@ -3156,17 +3163,6 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
-    CASE(BINARY_LOCAL) {
-        // (top of stack) op x: [ip] at the operator
-        Value a = sp[-1], b = slots[arg];
-        int64_t r;
-        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) {
-            sp[-1] = INT_VAL(r);
-            ip++;
-            NEXT();
-        }
-        goto L_LOAD_FAST;
-    }
     CASE(CALL0_FAST) {
         // r() of a local plain weakref reads the referent; any other call takes CALL
         Value f = slots[arg];
@@ -3182,17 +3178,6 @@ generic_compare : {
         *sp++ = consts[arg];
         ip++;
         goto L_RETURN_VALUE;
-    }
-    CASE(BINARY_DEREF) {
-        // (top of stack) op x, x a cell or free variable: [ip] at the operator
-        Value a = sp[-1], b = ((ObjCell *)AS_OBJ(slots[fr->code->nlocals + arg]))->value;
-        int64_t r;
-        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) {
-            sp[-1] = INT_VAL(r);
-            ip++;
-            NEXT();
-        }
-        goto L_LOAD_DEREF;
     }
     CASE(JUMP_FOR_ITER) {
         if (vm->interrupted || weak_has_pending(vm)) {
