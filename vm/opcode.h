@@ -133,7 +133,7 @@
     X(BINARY_FAST_FAST, 1)     /* LOAD_FAST; LOAD_FAST; an operator */                        \
     X(BINARY_FAST_CONST, 1)    /* LOAD_FAST; LOAD_CONST; an operator */                       \
     X(CONST_COMPARE_POP_JUMP, 1) /* LOAD_CONST; LT..IS_NOT; POP_JUMP_IF_FALSE */              \
-    X(INPLACE_FAST_CONST, 1)   /* LOAD_FAST x; LOAD_CONST; INPLACE ADD or SUB; STORE_FAST x */ \
+    X(INPLACE_FAST_CONST, 1)   /* LOAD_FAST x; LOAD_CONST; INPLACE (an int op); STORE_FAST x */ \
     X(LOAD_FAST_STORE_ATTR, 1) /* LOAD_FAST v; LOAD_FAST o; STORE_ATTR: o.name = v */        \
     X(LOAD_FAST_LOAD_METHOD, 1) /* LOAD_FAST; LOAD_METHOD */                                  \
     X(SUBSCR_FAST_FAST, 1)     /* LOAD_FAST; LOAD_FAST; BINARY_SUBSCR */                      \

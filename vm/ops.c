@@ -79,7 +79,6 @@ static Value *find_dunder(WkVM *vm, Value v, uint32_t bit, ObjStr *name) {
     return class_lookup_own(vm, k, name);
 }
 
-// Call dunder [d] found on [self]'s class with [argc] [args].
 // Proxies forward operators to their referents by unwrapping their operands, as CPython's
 // proxy type does, without a trip through the proxy class's dunders. The referents stay rooted
 // while the operation runs: a proxy does not hold them. False with ReferenceError pending
@@ -112,6 +111,7 @@ static bool unwrap_operands(WkVM *vm, Value *a, Value *b, int *pushed) {
         return ok_;                                                                            \
     } while (0)
 
+// Call dunder [d] found on [self]'s class with [argc] [args].
 static bool call_dunder(WkVM *vm, Value d, Value self, int argc, Value *args, Value *out) {
     if (IS_KIND(d, OBJ_STATICMETHOD)) {
         return vm_call(vm, ((ObjWrapper *)AS_OBJ(d))->func, argc, args, NULL, out);
@@ -1171,7 +1171,6 @@ bool ops_truthy(WkVM *vm, Value v, bool *out) {
     *out = true;
     return true;
 }
-
 
 static bool unhashable(WkVM *vm, Value v) {
     return exc_raise(vm, vm->cls.TypeError, "unhashable type: '%s'", tname(vm, v));

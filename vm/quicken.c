@@ -85,10 +85,10 @@ static uint32_t match(const uint32_t *code, int i, int len) {
                 return OPCODE_MAKE(OPCODE_FAST_FAST_COMPARE_JUMP, arg);
             }
         }
-        // x += c, x -= c on a local
+        // x += c, x %= c, ... on a local
         if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_CONST &&
             OP(i + 2) == OPCODE_INPLACE && OP(i + 3) == OPCODE_STORE_FAST && ARG(i + 3) == arg &&
-            (ARG(i + 2) == OPCODE_ADD || ARG(i + 2) == OPCODE_SUB)) {
+            is_int_binop((uint8_t)ARG(i + 2))) {
             return OPCODE_MAKE(OPCODE_INPLACE_FAST_CONST, arg);
         }
         return 0;

@@ -2166,88 +2166,31 @@ dispatch:
         NEXT();
     }
 
-#define INT_BINOP(opname, builtin)                                                             \
+// The int operators: quick_int_op's answer, or ops_binary (overflow, floats, dunders, errors).
+#define INT_BINOP(opname)                                                                      \
     CASE(opname) {                                                                             \
         Value a = sp[-2], b = sp[-1];                                                          \
-        if (IS_INT(a) && IS_INT(b)) {                                                          \
-            int64_t r;                                                                         \
-            if (!builtin(AS_INT(a), AS_INT(b), &r)) {                                          \
-                sp[-2] = INT_VAL(r);                                                           \
-                sp--;                                                                          \
-                NEXT();                                                                        \
-            }                                                                                  \
+        int64_t r;                                                                             \
+        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_##opname, AS_INT(a), AS_INT(b), &r)) { \
+            sp[-2] = INT_VAL(r);                                                               \
+            sp--;                                                                              \
+            NEXT();                                                                            \
         }                                                                                      \
         goto generic_binary;                                                                   \
     }
-    INT_BINOP(ADD, __builtin_add_overflow)
-    INT_BINOP(SUB, __builtin_sub_overflow)
-    INT_BINOP(MUL, __builtin_mul_overflow)
+    INT_BINOP(ADD)
+    INT_BINOP(SUB)
+    INT_BINOP(MUL)
+    INT_BINOP(MOD)
+    INT_BINOP(FLOORDIV)
+    INT_BINOP(BAND)
+    INT_BINOP(BOR)
+    INT_BINOP(BXOR)
+    INT_BINOP(RSHIFT)
+    INT_BINOP(LSHIFT)
 #undef INT_BINOP
-    CASE(MOD) {
-        Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
-            int64_t r = AS_INT(a) % AS_INT(b);
-            if (r < 0) {
-                r += AS_INT(b);
-            }
-            sp[-2] = INT_VAL(r);
-            sp--;
-            NEXT();
-        }
-        goto generic_binary;
-    }
-    CASE(FLOORDIV) {
-        Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
-            int64_t q = AS_INT(a) / AS_INT(b);
-            if ((AS_INT(a) % AS_INT(b) != 0) && (AS_INT(a) < 0)) {
-                q--;
-            }
-            sp[-2] = INT_VAL(q);
-            sp--;
-            NEXT();
-        }
-        goto generic_binary;
-    }
-    CASE(BAND) {
-        Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b)) {
-            sp[-2] = INT_VAL(AS_INT(a) & AS_INT(b));
-            sp--;
-            NEXT();
-        }
-        goto generic_binary;
-    }
-    CASE(BOR) {
-        Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b)) {
-            sp[-2] = INT_VAL(AS_INT(a) | AS_INT(b));
-            sp--;
-            NEXT();
-        }
-        goto generic_binary;
-    }
-    CASE(BXOR) {
-        Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b)) {
-            sp[-2] = INT_VAL(AS_INT(a) ^ AS_INT(b));
-            sp--;
-            NEXT();
-        }
-        goto generic_binary;
-    }
-    CASE(RSHIFT) {
-        Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b) && AS_INT(b) >= 0 && AS_INT(b) < 64) {
-            sp[-2] = INT_VAL(AS_INT(a) >> AS_INT(b));
-            sp--;
-            NEXT();
-        }
-        goto generic_binary;
-    }
     CASE(TRUEDIV) { goto generic_binary; }
-    CASE(POW) { goto generic_binary; }
-    CASE(LSHIFT) {
+    CASE(POW) {
     generic_binary : {
         SYNC();
         Value r;
@@ -2260,28 +2203,13 @@ dispatch:
     }
     }
     CASE(INPLACE) {
+        // ints are immutable: x op= y is x op y
         Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b)) {
-            int64_t r;
-            bool overflow = true;
-            switch (arg) {
-            case OPCODE_ADD:
-                overflow = __builtin_add_overflow(AS_INT(a), AS_INT(b), &r);
-                break;
-            case OPCODE_SUB:
-                overflow = __builtin_sub_overflow(AS_INT(a), AS_INT(b), &r);
-                break;
-            case OPCODE_MUL:
-                overflow = __builtin_mul_overflow(AS_INT(a), AS_INT(b), &r);
-                break;
-            default:
-                break;
-            }
-            if (!overflow) {
-                sp[-2] = INT_VAL(r);
-                sp--;
-                NEXT();
-            }
+        int64_t n;
+        if (IS_INT(a) && IS_INT(b) && quick_int_op((uint8_t)arg, AS_INT(a), AS_INT(b), &n)) {
+            sp[-2] = INT_VAL(n);
+            sp--;
+            NEXT();
         }
         SYNC();
         Value r;
@@ -2983,20 +2911,12 @@ generic_compare : {
     }
     CASE(INPLACE_STORE_FAST) {
         Value a = sp[-2], b = sp[-1];
-        if (IS_INT(a) && IS_INT(b)) {
-            int64_t r;
-            bool overflow = true;
-            if (arg == OPCODE_ADD) {
-                overflow = __builtin_add_overflow(AS_INT(a), AS_INT(b), &r);
-            } else if (arg == OPCODE_SUB) {
-                overflow = __builtin_sub_overflow(AS_INT(a), AS_INT(b), &r);
-            }
-            if (!overflow) {
-                slots[OPCODE_ARG(*ip)] = INT_VAL(r);
-                sp -= 2;
-                ip++;
-                NEXT();
-            }
+        int64_t r;
+        if (IS_INT(a) && IS_INT(b) && quick_int_op((uint8_t)arg, AS_INT(a), AS_INT(b), &r)) {
+            slots[OPCODE_ARG(*ip)] = INT_VAL(r);
+            sp -= 2;
+            ip++;
+            NEXT();
         }
         goto L_INPLACE;
     }
@@ -3069,18 +2989,14 @@ generic_compare : {
         NEXT();
     }
     CASE(INPLACE_FAST_CONST) {
-        // x += c / x -= c: [ip] at LOAD_CONST, [ip + 1] at INPLACE, [ip + 2] at STORE_FAST x.
+        // x op= c: [ip] at LOAD_CONST, [ip + 1] at INPLACE, [ip + 2] at STORE_FAST x.
         Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];
-        if (IS_INT(a) && IS_INT(b)) {
-            int64_t r;
-            bool overflow = OPCODE_ARG(ip[1]) == OPCODE_ADD
-                                ? __builtin_add_overflow(AS_INT(a), AS_INT(b), &r)
-                                : __builtin_sub_overflow(AS_INT(a), AS_INT(b), &r);
-            if (!overflow) {
-                slots[arg] = INT_VAL(r);
-                ip += 3;
-                NEXT();
-            }
+        int64_t r;
+        if (IS_INT(a) && IS_INT(b) &&
+            quick_int_op((uint8_t)OPCODE_ARG(ip[1]), AS_INT(a), AS_INT(b), &r)) {
+            slots[arg] = INT_VAL(r);
+            ip += 3;
+            NEXT();
         }
         goto L_LOAD_FAST;
     }
