@@ -669,16 +669,25 @@ static WK_ALWAYS_INLINE bool call_native_positional(WkVM *vm, ObjNative *n, Valu
 // __init__ runs in a frame marked `constructor`, whose return yields the instance. Returns
 // false when the class needs the general path (class_call); otherwise *pushed tells whether
 // the frame was pushed (false: an error is pending).
-static bool construct_in_frame(WkVM *vm, ObjClass *c, Value *callee, int npos,
-                               ObjTuple *kwnames, ObjDict *kwdict, bool *pushed) {
+// The __init__ of [c] when instances of [c] can be made in a frame of the dispatch loop: a
+// plain user class whose __init__ is a wk function (not a generator); NULL otherwise.
+static ObjFunction *frame_init(WkVM *vm, ObjClass *c) {
     if (c->instance_kind != OBJ_INSTANCE || c->builtin) {
-        return false;
+        return NULL;
     }
     Value *init = class_lookup(c, vm->names.__init__);
     if (init == NULL || !IS_FUNCTION(*init) || (AS_FUNCTION(*init)->code->flags & PROTO_GENERATOR)) {
+        return NULL;
+    }
+    return AS_FUNCTION(*init);
+}
+
+static bool construct_in_frame(WkVM *vm, ObjClass *c, Value *callee, int npos,
+                               ObjTuple *kwnames, ObjDict *kwdict, bool *pushed) {
+    ObjFunction *fn = frame_init(vm, c);
+    if (fn == NULL) {
         return false;
     }
-    ObjFunction *fn = AS_FUNCTION(*init);
     int nargs = npos + (kwnames != NULL ? (int)kwnames->count : 0);
     if (vm->stack_top < callee + 1 + nargs) {
         vm->stack_top = callee + 1 + nargs;
@@ -1400,14 +1409,11 @@ static inline bool simple_function(ObjFunction *f, int n) {
 // A call's cache for a class callee: [owner] the class, [version] its version, [value] its
 // __init__, a simple wk function taking the instance and the call's arguments.
 static bool fill_init_cache(WkVM *vm, InlineCache *ic, ObjClass *k, int n) {
-    if (k->instance_kind != OBJ_INSTANCE || k->builtin) {
+    ObjFunction *init = frame_init(vm, k);
+    if (init == NULL || !simple_function(init, n + 1)) {
         return false;
     }
-    Value *init = class_lookup(k, vm->names.__init__);
-    if (init == NULL || !IS_FUNCTION(*init) || !simple_function(AS_FUNCTION(*init), n + 1)) {
-        return false;
-    }
-    cache_claim(ic, k)->value = *init;
+    cache_claim(ic, k)->value = OBJ_VAL(init);
     return true;
 }
 
