@@ -13,6 +13,17 @@
 #define GC_SIZE_CLASSES 32 // small objects: 16, 32, ... 512 bytes, from pages of GC_PAGE_SIZE
 #define GC_PAGE_SIZE (64 * 1024)
 
+// One size class of the small-object pool (gc/gc.c): its pages and its allocation cursor.
+typedef struct {
+    uint64_t bits;         // free blocks of one bitmap word, taken out of its page: the next
+    char *base;            // allocations (bit i is the block at base + i * block size)
+    void **pages;          // the class's pages, in the order they were made
+    size_t page_count, page_capacity;
+    size_t at_page;        // where the cursor takes its next word: pages[at_page], word at_word
+    size_t at_word;
+    size_t free_in_pages;  // free blocks in the bitmaps of all the class's pages
+} PoolClass;
+
 typedef struct {
     Obj *objects;          // every live heap object, newest first, threaded through Obj.next
     Obj **order;           // the same objects, oldest first, in a ring (C memory) of
@@ -34,9 +45,7 @@ typedef struct {
                            // it through weak_has_pending on every backward jump)
     uint8_t epoch;         // Obj.marked == epoch means marked in the current collection; it
                            // flips every cycle, so the sweep never has to reset survivors
-    void *free_blocks[GC_SIZE_CLASSES]; // per size class: a list of free blocks
-    void **pages;          // every page carved into blocks, freed at shutdown
-    size_t page_count, page_capacity;
+    PoolClass pool[GC_SIZE_CLASSES]; // small blocks by size class (16, 32, ... 512 bytes)
     bool use_pool;         // false under AddressSanitizer, so it sees every object
     void *audit;           // WK_POOL_AUDIT builds: pooled block -> size, checked on free
     Obj **gray;            // the gray stack, outside the managed heap
