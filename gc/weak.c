@@ -75,14 +75,15 @@ struct WeakState {
     uint32_t side_count;   // objects with an entry, in either place
     uint32_t hashed_count; // of which in the hash table
     // Instances find their entry without hashing: the header's aux is 1 + its index in
-    // [direct], a dense array whose free entries are reused first in, first out (an
-    // instance's aux belongs to this file; vm/object.h). Objects made in a row get entries in
-    // a row, so registering and clearing them walks memory in order.
+    // [direct], a dense array (an instance's aux belongs to this file; vm/object.h). A new
+    // entry takes the lowest free index at or after a cursor that every collection sends back
+    // to 0, as the pool does with blocks: objects made in a row get entries in a row whatever
+    // order the earlier ones died in, so registering and clearing them walks memory in order.
     SideEntry *direct;
     uint32_t direct_count, direct_cap; // entries in use or free / allocated
-    uint32_t *direct_free;             // a ring of free indexes, [dfree_head, + dfree_count)
+    uint64_t *direct_free;             // bit i set: entry i (< direct_count) is free
     DirectPending *direct_pending;     // per direct entry: its key's ephemeron pending head
-    uint32_t dfree_head, dfree_count;
+    uint32_t dfree_word, dfree_count;  // the cursor (a word of direct_free); free entries
     uint32_t serial;
     const WeakHolderOps *ops[OBJ_KIND_COUNT];
 
@@ -222,25 +223,34 @@ static inline SideEntry *direct_find(WeakState *ws, const Obj *o) {
     return o->aux != 0 ? &ws->direct[o->aux - 1] : NULL;
 }
 
-// A new, empty direct entry for [o]: the oldest free one, else a new one at the end.
+// A new, empty direct entry for [o]: the lowest free one at or after the cursor (from 0
+// again when the free ones are all behind it), else a new one at the end.
 static SideEntry *direct_new(WeakState *ws, Obj *o) {
     uint32_t i;
     if (ws->dfree_count > 0) {
-        i = ws->direct_free[ws->dfree_head];
-        ws->dfree_head = (ws->dfree_head + 1) % ws->direct_cap;
+        uint32_t words = (ws->direct_count + 63) / 64;
+        if (ws->dfree_word >= words) {
+            ws->dfree_word = 0;
+        }
+        while (ws->direct_free[ws->dfree_word] == 0) {
+            ws->dfree_word = ws->dfree_word + 1 < words ? ws->dfree_word + 1 : 0;
+        }
+        uint64_t bits = ws->direct_free[ws->dfree_word];
+        i = ws->dfree_word * 64 + (uint32_t)__builtin_ctzll(bits);
+        ws->direct_free[ws->dfree_word] = bits & (bits - 1);
         ws->dfree_count--;
     } else {
         if (ws->direct_count == ws->direct_cap) {
-            // the ring is empty, so it can be reallocated at its new size as it is
             uint32_t cap = ws->direct_cap < 64 ? 64 : ws->direct_cap * 2;
             ws->direct = xrealloc(ws->direct, (size_t)cap * sizeof(SideEntry));
-            ws->direct_free = xrealloc(ws->direct_free, (size_t)cap * sizeof(uint32_t));
+            ws->direct_free = xrealloc(ws->direct_free, (size_t)cap / 64 * sizeof(uint64_t));
+            memset(ws->direct_free + ws->direct_cap / 64, 0,
+                   (size_t)(cap - ws->direct_cap) / 64 * sizeof(uint64_t));
             ws->direct_pending =
                 xrealloc(ws->direct_pending, (size_t)cap * sizeof(DirectPending));
             memset(ws->direct_pending + ws->direct_cap, 0,
                    (size_t)(cap - ws->direct_cap) * sizeof(DirectPending)); // pass 0: none
             ws->direct_cap = cap;
-            ws->dfree_head = 0;
         }
         i = ws->direct_count++;
     }
@@ -259,7 +269,7 @@ static void direct_delete(WeakState *ws, SideEntry *e) {
     uint32_t i = (uint32_t)(e - ws->direct);
     e->obj->aux = 0;
     e->obj = NULL;
-    ws->direct_free[(ws->dfree_head + ws->dfree_count) % ws->direct_cap] = i;
+    ws->direct_free[i / 64] |= (uint64_t)1 << (i % 64);
     ws->dfree_count++;
     ws->side_count--;
 }
@@ -579,6 +589,7 @@ void weak_mark_roots(WkVM *vm) {
     }
     ws->eph_count = 0;
     ws->pending_count = 0;
+    ws->dfree_word = 0; // what this collection frees is taken lowest first
     for (size_t i = ws->qhead; i < ws->qtail; i++) {
         gc_mark_object(vm, ws->queue[i].holder);
         gc_mark_value(vm, ws->queue[i].callback);
@@ -926,7 +937,7 @@ void weak_stats(WkVM *vm, WeakStats *out) {
     *out = ws->stats;
     out->side_objects = ws->side_count;
     size_t bytes = sizeof *ws + (ws->side_mask + 1) * sizeof(SideEntry) +
-                   ws->direct_cap * (sizeof(SideEntry) + sizeof(uint32_t)) +
+                   ws->direct_cap * (sizeof(SideEntry) + sizeof(DirectPending)) + ws->direct_cap / 8 +
                    ws->qcap * sizeof(QueueItem) + ws->root_cap * sizeof(Obj *);
     for (uint32_t i = 0; i <= ws->side_mask; i++) {
         if (ws->side[i].obj != NULL && ws->side[i].cap_log > 0) {
