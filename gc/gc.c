@@ -78,6 +78,7 @@ static void maybe_collect(WkVM *vm, size_t growing) {
 typedef struct {
     uint32_t cls;
     uint32_t nfree;  // set bits in free[]
+    uint64_t recip;  // 2^32 / block size, rounded up: block_index divides by multiplying
     uint64_t free[]; // bit i set: block i is free (and not in its class's cursor)
 } PoolPage;
 
@@ -97,8 +98,7 @@ static PoolPage *page_of(const void *block) {
 // below 2^16 and sizes up to 512).
 static size_t block_index(const PoolPage *page, const void *block) {
     size_t offset = (size_t)((const char *)block - (const char *)page);
-    uint64_t recip = ((uint64_t)1 << 32) / BLOCK_SIZE(page->cls) + 1;
-    return (size_t)((offset * recip) >> 32);
+    return (size_t)((offset * page->recip) >> 32);
 }
 
 // A new page for [cls], every block free except those under its header, appended to the
@@ -122,6 +122,7 @@ static bool new_page(WkVM *vm, int cls) {
     size_t header = sizeof(PoolPage) + words * sizeof(uint64_t);
     size_t first = (header + BLOCK_SIZE(cls) - 1) / BLOCK_SIZE(cls);
     page->cls = (uint32_t)cls;
+    page->recip = ((uint64_t)1 << 32) / BLOCK_SIZE(cls) + 1;
     page->nfree = (uint32_t)(blocks - first);
     for (size_t w = 0; w < words; w++) {
         size_t lo = w * 64, hi = lo + 64 < blocks ? lo + 64 : blocks; // blocks [lo, hi)
