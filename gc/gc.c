@@ -82,12 +82,12 @@ typedef struct {
     uint64_t free[]; // bit i set: block i is free (and not in its class's cursor)
 } PoolPage;
 
-#define BLOCK_SIZE(cls) ((size_t)((cls) + 1) * 16)
+#define BLOCK_SIZE(cls) ((size_t)((cls) + 1) * GC_GRAIN)
 #define PAGE_BLOCKS(cls) (GC_PAGE_SIZE / BLOCK_SIZE(cls))
 #define PAGE_WORDS(cls) ((PAGE_BLOCKS(cls) + 63) / 64)
 
 static int size_class(size_t size) {
-    return size <= 16 * GC_SIZE_CLASSES ? (int)((size + 15) / 16) - 1 : -1;
+    return size <= GC_GRAIN * GC_SIZE_CLASSES ? (int)((size + GC_GRAIN - 1) / GC_GRAIN) - 1 : -1;
 }
 
 static PoolPage *page_of(const void *block) {
@@ -348,8 +348,6 @@ Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
         order_grow(gc);
     }
     gc->order[(gc->order_head + gc->order_count++) & (gc->order_capacity - 1)] = o;
-    o->next = gc->objects;
-    gc->objects = o;
     vm->gc.bytes_allocated += size;
     vm->gc.allocations_since++;
     return o;
@@ -502,9 +500,8 @@ static bool is_weak_kind(const Obj *o) {
     return o->type >= OBJ_WEAKREF && o->type <= OBJ_FINALIZE;
 }
 
-// The sweep's running state: [newer] is the last survivor seen (the one before in gc.objects).
+// The sweep's running state.
 typedef struct {
-    Obj *newer;
     size_t dying_weak; // weak kinds waiting in GcState.dying_weak
 } Sweep;
 
@@ -520,17 +517,11 @@ static inline void sweep_ahead(WkVM *vm, Obj *o) {
     }
 }
 
-// Sweep [o]: a survivor is linked after the previous one and true returned; a dying object is
-// cleared and freed (a weak kind only queued for freeing).
+// Sweep [o]: true for a survivor (whose header is only read); a dying object is cleared and
+// freed (a weak kind only queued for freeing).
 static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
     GcState *gc = &vm->gc;
     if (o->marked == gc->epoch) {
-        if (sw->newer == NULL) {
-            gc->objects = o;
-        } else if (sw->newer->next != o) {
-            sw->newer->next = o; // written only when it changed: survivors' lines stay clean
-        }
-        sw->newer = o;
         return true;
     }
     if (o->weakly) {
@@ -552,10 +543,10 @@ static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
 #define SWEEP_PREFETCH 16
 
 // Free every unmarked object; returns the number freed. The objects are visited newest first
-// (the order of gc.objects, which the callback queue follows) from the order ring: its
-// entries are read in sequence and each header is fetched SWEEP_PREFETCH objects early, so the
-// misses overlap instead of forming a chain. Survivors are relinked in the same order and
-// packed at the newest end of the ring, which then starts at the oldest of them (no copying).
+// (the order the callback queue follows) from the order ring: its entries are read in
+// sequence and each header is fetched SWEEP_PREFETCH objects early, so the misses overlap
+// instead of forming a chain. Survivors are packed in the same order at the newest end of the
+// ring, which then starts at the oldest of them (no copying).
 // A dying object that was ever weakly referenced (header bit) has its weak slots cleared first,
 // which touches the refs and containers holding it: so the weak kinds are freed only after the
 // pass. Clearing costs only what died: surviving objects are never looked at for it.
@@ -565,8 +556,7 @@ static size_t sweep(WkVM *vm) {
     size_t mask = gc->order_capacity - 1, head = gc->order_head;
     size_t n = gc->order_count;
     size_t keep = n; // survivors go to [keep, n), counted from head
-    Sweep sw = {NULL, 0};
-    gc->objects = NULL;
+    Sweep sw = {0};
     size_t i = n;
     while (i > SWEEP_PREFETCH) {
         i--;
@@ -583,9 +573,6 @@ static size_t sweep(WkVM *vm) {
         if (sweep_one(vm, o, &sw)) {
             ring[(head + --keep) & mask] = o;
         }
-    }
-    if (sw.newer != NULL) {
-        sw.newer->next = NULL;
     }
     // The weak kinds are freed in walk order, so they reach their free lists in the same order
     // as everything else: the next allocations then go up through memory, as the first ones did.
@@ -657,14 +644,21 @@ size_t gc_collect(WkVM *vm) {
     return freed;
 }
 
+size_t gc_object_count(WkVM *vm) {
+    return vm->gc.order_count;
+}
+
+Obj *gc_object_at(WkVM *vm, size_t i) {
+    GcState *gc = &vm->gc;
+    return gc->order[(gc->order_head + i) & (gc->order_capacity - 1)];
+}
+
 void gc_free_all(WkVM *vm) {
-    Obj *o = vm->gc.objects;
-    while (o != NULL) {
-        Obj *next = o->next;
-        object_free(vm, o);
-        o = next;
+    GcState *gc = &vm->gc;
+    for (size_t i = gc->order_count; i-- > 0;) { // newest first
+        object_free(vm, gc->order[(gc->order_head + i) & (gc->order_capacity - 1)]);
     }
-    vm->gc.objects = NULL;
+    gc->order_count = 0;
     free(vm->gc.order);
     vm->gc.order = NULL;
     vm->gc.order_capacity = vm->gc.order_head = vm->gc.order_count = 0;

@@ -10,7 +10,11 @@
 #include "vm/object.h"
 
 #define GC_MAX_TEMP_ROOTS 4096
-#define GC_SIZE_CLASSES 32 // small objects: 16, 32, ... 512 bytes, from pages of GC_PAGE_SIZE
+// Small objects and arrays (8, 16, 24, ... 512 bytes) come from pages of GC_PAGE_SIZE, one
+// size class a page. The grain is 8: every heap object needs only 8-byte alignment, and a
+// 24-byte ref or a 40-byte list takes 24 or 40 bytes, not 32 or 48.
+#define GC_GRAIN 8
+#define GC_SIZE_CLASSES 64
 #define GC_PAGE_SIZE (64 * 1024)
 
 // One size class of the small-object pool (gc/gc.c): its pages and its allocation cursor.
@@ -25,11 +29,10 @@ typedef struct {
 } PoolClass;
 
 typedef struct {
-    Obj *objects;          // every live heap object, newest first, threaded through Obj.next
-    Obj **order;           // the same objects, oldest first, in a ring (C memory) of
+    Obj **order;           // every live heap object, oldest first, in a ring (C memory) of
     size_t order_capacity; // order_capacity entries (0 or a power of two) from order_head: the
     size_t order_head;     // sweep reads them in sequence and prefetches their headers ahead
-    size_t order_count;    // instead of chasing Obj.next from miss to miss
+    size_t order_count;    // (objects carry no link of their own)
     Obj **dying_weak;      // the sweep's weak kinds, freed after the clearing pass
     size_t dying_weak_capacity;
     size_t bytes_allocated;
@@ -45,7 +48,7 @@ typedef struct {
                            // it through weak_has_pending on every backward jump)
     uint8_t epoch;         // Obj.marked == epoch means marked in the current collection; it
                            // flips every cycle, so the sweep never has to reset survivors
-    PoolClass pool[GC_SIZE_CLASSES]; // small blocks by size class (16, 32, ... 512 bytes)
+    PoolClass pool[GC_SIZE_CLASSES]; // small blocks by size class (8, 16, ... 512 bytes)
     bool use_pool;         // false under AddressSanitizer, so it sees every object
     void *audit;           // WK_POOL_AUDIT builds: pooled block -> size, checked on free
     Obj **gray;            // the gray stack, outside the managed heap
@@ -76,6 +79,11 @@ void *gc_try_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size);
 
 // Free an owned array of [size] bytes.
 void gc_free(WkVM *vm, void *ptr, size_t size);
+// Every live object, oldest first: [i] < gc_object_count. The positions hold only until the
+// next allocation (which may collect): a walk that allocates must collect what it wants first.
+size_t gc_object_count(WkVM *vm);
+Obj *gc_object_at(WkVM *vm, size_t i);
+
 // Free the block of object [o] of [size] bytes (the sweep, through object_free).
 void gc_free_object(WkVM *vm, Obj *o, size_t size);
 

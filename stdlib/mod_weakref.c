@@ -30,7 +30,7 @@
 
 // ---- Layouts ---------------------------------------------------------------------------------
 
-_Static_assert(sizeof(ObjWeakRef) <= 32, "a basic ref fits in 32 bytes");
+_Static_assert(sizeof(ObjWeakRef) <= 24, "a basic ref takes 24 bytes");
 
 // A ref with a callback, an instance of a ref subclass, a WeakMethod, a proxy with a callback.
 typedef struct {

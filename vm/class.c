@@ -348,7 +348,9 @@ void class_changed(WkVM *vm, ObjClass *c) {
     if (!(c->obj.flags & CLASS_HAS_SUBCLASS)) {
         return;
     }
-    for (Obj *o = vm->gc.objects; o != NULL; o = o->next) {
+    // refresh allocates nothing, so the heap stays as it is during the walk
+    for (size_t i = 0, n = gc_object_count(vm); i < n; i++) {
+        Obj *o = gc_object_at(vm, i);
         if (o->type == OBJ_CLASS && o != (Obj *)c &&
             class_is_subclass(((ObjClass *)o)->base, c)) {
             refresh(vm, (ObjClass *)o);
@@ -797,19 +799,21 @@ static bool type_mro(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *re
 static bool type_subclasses(WkVM *vm, Value *args, int argc, ObjDict *kwargs, Value *result) {
     (void)argc;
     (void)kwargs;
-    ObjList *l = list_new(vm, 4);
-    gc_push_root(vm, OBJ_VAL(l));
+    // Count first and make the list with room for them all: the walk then allocates nothing,
+    // so no collection can change the heap under it. Oldest first, as CPython lists them.
     ObjClass *c = AS_CLASS(args[0]);
-    for (Obj *o = vm->gc.objects; o != NULL; o = o->next) {
-        if (o->type == OBJ_CLASS && ((ObjClass *)o)->base == c) {
-            list_append(vm, l, OBJ_VAL(o));
-        }
+    uint32_t count = 0;
+    for (size_t i = 0, n = gc_object_count(vm); i < n; i++) {
+        Obj *o = gc_object_at(vm, i);
+        count += o->type == OBJ_CLASS && ((ObjClass *)o)->base == c;
     }
-    // The heap list is newest first; CPython lists subclasses oldest first.
-    for (uint32_t i = 0, j = l->count ? l->count - 1 : 0; i < j; i++, j--) {
-        Value t = l->items[i];
-        l->items[i] = l->items[j];
-        l->items[j] = t;
+    ObjList *l = list_new(vm, count);
+    gc_push_root(vm, OBJ_VAL(l));
+    for (size_t i = 0, n = gc_object_count(vm); i < n && l->count < count; i++) {
+        Obj *o = gc_object_at(vm, i);
+        if (o->type == OBJ_CLASS && ((ObjClass *)o)->base == c) {
+            l->items[l->count++] = OBJ_VAL(o);
+        }
     }
     gc_pop_root(vm);
     *result = OBJ_VAL(l);

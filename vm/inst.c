@@ -12,7 +12,7 @@
 
 ObjInstance *inst_new(WkVM *vm, ObjClass *klass) {
     // Room for exactly the names the class has seen: instances of a class whose shape has
-    // settled carry no spare slots (a one-attribute instance takes 64 bytes, not 112).
+    // settled carry no spare slots (a one-attribute instance takes 48 bytes).
     uint32_t cap = klass->nkeys > 0 ? klass->nkeys : INST_MIN_CAPACITY;
     if (klass->nkeys >= INST_MAX_KEYS) {
         cap = 0; // the class's instances no longer fit the shared layout: start in dict mode

@@ -41,9 +41,9 @@ typedef enum {
     OBJ_KIND_COUNT
 } ObjType;
 
-// The header of every heap object. [next] threads the collector's list of all objects.
+// The header of every heap object: 8 bytes. The collector finds every object through its own
+// order ring (gc/gc.h), so objects carry no link.
 struct Obj {
-    Obj *next;
     uint8_t type;     // ObjType
     uint8_t marked;   // gc/ only
     uint8_t weakly;   // gc/weak.c only: set once the object has ever been weakly referenced

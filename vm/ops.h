@@ -9,12 +9,12 @@
 #include "vm/vm.h"
 
 // The hash of an object hashed by identity (object.__hash__, and ops_hash of objects without
-// __hash__): its address rotated right by 5 bits, kept non-negative. Objects with identity are
-// at least 32 bytes, so no two live ones share the dropped bits, and objects made in a row get
-// hashes in a row (neighbouring table slots).
+// __hash__): its address rotated right by 3 bits, kept non-negative. Heap objects are 8-byte
+// aligned, so the bits rotated to the top are zero and no two live objects share a hash, and
+// objects made in a row get hashes in a row (neighbouring table slots).
 static inline uint64_t ops_pointer_hash(const void *p) {
     uint64_t y = (uint64_t)(uintptr_t)p;
-    return ((y >> 5) | (y << 59)) & (uint64_t)INT64_MAX;
+    return ((y >> 3) | (y << 61)) & (uint64_t)INT64_MAX;
 }
 
 // a OP b for [op] in OPCODE_ADD..OPCODE_BXOR (vm/opcode.h). TypeError as CPython words it:

@@ -99,22 +99,19 @@ Test(gc, threshold_adapts_to_live_heap) {
     gc_pop_root(vm);
 }
 
-// gc.objects (newest first, linked) and the order ring (oldest first) list the same objects.
-static void assert_order_matches_list(void) {
+// The order ring holds the live objects: each entry is a heap object of a real kind.
+static void assert_ring_sound(void) {
     GcState *gc = &vm->gc;
-    size_t mask = gc->order_capacity - 1;
-    size_t i = gc->order_count;
     cr_assert_leq(gc->order_count, gc->order_capacity);
-    for (Obj *o = gc->objects; o != NULL; o = o->next) {
-        cr_assert_gt(i, 0, "the list is longer than the order ring");
-        i--;
-        cr_assert_eq(gc->order[(gc->order_head + i) & mask], o, "object %zu of the ring", i);
+    cr_assert_eq(gc_object_count(vm), gc->order_count);
+    for (size_t i = 0; i < gc_object_count(vm); i++) {
+        Obj *o = gc_object_at(vm, i);
+        cr_assert_lt(o->type, OBJ_KIND_COUNT, "object %zu of the ring", i);
     }
-    cr_assert_eq(i, 0, "the order ring is longer than the list");
 }
 
-// The sweep visits objects through the order array and relinks the survivors: gc.objects
-// keeps exactly the survivors, newest first, across collections, slides and resizes.
+// The sweep visits objects through the order ring and packs the survivors: the ring keeps
+// exactly the survivors, oldest first, across collections, slides and resizes.
 Test(gc, sweep_keeps_survivors_in_allocation_order) {
     gc_collect(vm);
     ObjList *keep = list_new(vm, 0);
@@ -125,30 +122,39 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
             list_append(vm, keep, OBJ_VAL(l));
         }
     }
-    assert_order_matches_list();
+    assert_ring_sound();
     size_t before = vm->gc.order_capacity;
     gc_collect(vm);
-    assert_order_matches_list();
-    // the survivors appear in gc.objects in reverse allocation order
-    uint32_t seen = keep->count;
-    for (Obj *o = vm->gc.objects; o != NULL && seen > 0; o = o->next) {
-        if (o == AS_OBJ(keep->items[seen - 1])) {
-            seen--;
+    assert_ring_sound();
+    // the survivors appear in the ring in allocation order, and every list in it after
+    // [keep] is one of them (the others died)
+    uint32_t seen = 0;
+    size_t lists_after_keep = 0;
+    bool after = false;
+    for (size_t i = 0; i < gc_object_count(vm); i++) {
+        Obj *o = gc_object_at(vm, i);
+        if (seen < keep->count && o == AS_OBJ(keep->items[seen])) {
+            seen++;
         }
+        if (after && o->type == OBJ_LIST) {
+            lists_after_keep++;
+        }
+        after = after || o == &keep->obj;
     }
-    cr_assert_eq(seen, 0, "survivors out of order");
+    cr_assert_eq(seen, keep->count, "survivors out of order");
+    cr_assert_eq(lists_after_keep, keep->count, "only the survivors are left");
     // most die: the ring shrinks; allocating again wraps around its end or grows it
     keep->count = 10;
     gc_collect(vm);
-    assert_order_matches_list();
+    assert_ring_sound();
     cr_assert_lt(vm->gc.order_capacity, before, "the ring shrank");
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < 20000; i++) {
             list_new(vm, 0);
         }
-        assert_order_matches_list();
+        assert_ring_sound();
         gc_collect(vm);
-        assert_order_matches_list();
+        assert_ring_sound();
     }
     cr_assert_eq(vm->gc.live_objects, vm->gc.order_count);
     gc_pop_root(vm);
@@ -158,7 +164,7 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
 // fresh page and after a collection, whatever order the blocks were freed in. So walking
 // what was made in order walks memory in order (cache-friendly deref loops).
 static int steps_of_one_block(ObjList **made, int n) {
-    uintptr_t block = (sizeof(ObjList) + 15) / 16 * 16;
+    uintptr_t block = (sizeof(ObjList) + GC_GRAIN - 1) / GC_GRAIN * GC_GRAIN;
     int steps = 0;
     for (int i = 1; i < n; i++) {
         steps += (uintptr_t)made[i] - (uintptr_t)made[i - 1] == block;
