@@ -331,7 +331,19 @@ void gc_free_object(WkVM *vm, Obj *o, size_t size) {
     block_free(vm, o, size);
 }
 
-Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
+// Put new object [o] of [size] bytes and kind [type] on the books: header, order ring, bytes.
+static inline Obj *adopt(GcState *gc, Obj *o, size_t size, ObjType type) {
+    *o = (Obj){.type = (uint8_t)type}; // one store: the header is 8 bytes
+    gc->order[(gc->order_head + gc->order_count++) & (gc->order_capacity - 1)] = o;
+    gc->bytes_allocated += size;
+    gc->allocations_since++;
+    return o;
+}
+
+// gc_alloc_object's slow path: a collection may be due, the block is large, the pool is off
+// or the size class's cursor is empty, or the order ring is full.
+__attribute__((noinline)) static Obj *alloc_object_slow(WkVM *vm, size_t size, ObjType type) {
+    GcState *gc = &vm->gc;
     maybe_collect(vm, size);
     Obj *o = block_alloc(vm, size);
     if (o == NULL) {
@@ -341,16 +353,24 @@ Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
             out_of_memory();
         }
     }
-    memset(o, 0, sizeof(Obj));
-    o->type = (uint8_t)type;
-    GcState *gc = &vm->gc;
     if (gc->order_count == gc->order_capacity) {
         order_grow(gc);
     }
-    gc->order[(gc->order_head + gc->order_count++) & (gc->order_capacity - 1)] = o;
-    vm->gc.bytes_allocated += size;
-    vm->gc.allocations_since++;
-    return o;
+    return adopt(gc, o, size, type);
+}
+
+Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
+    GcState *gc = &vm->gc;
+    // The fast path: a block at hand in the size class's cursor (the cursors stay empty while
+    // the pool is off), no collection due, room in the order ring.
+    size_t cls = (size - 1) / GC_GRAIN;
+    if (cls < GC_SIZE_CLASSES && gc->pool[cls].bits != 0 && !gc->stress &&
+        gc->bytes_allocated + size <= gc->next_gc && gc->order_count < gc->order_capacity) {
+        Obj *o = cursor_take(&gc->pool[cls], (int)cls);
+        audit_add(vm, o, size);
+        return adopt(gc, o, size, type);
+    }
+    return alloc_object_slow(vm, size, type);
 }
 
 // Owned arrays of up to 512 bytes also come from the pool: callers always pass the exact old
@@ -434,17 +454,9 @@ void gc_free(WkVM *vm, void *ptr, size_t size) {
 
 // ---- Roots -----------------------------------------------------------------------------------
 
-void gc_push_root(WkVM *vm, Value v) {
-    if (vm->gc.temp_count >= GC_MAX_TEMP_ROOTS) {
-        fputs("wk internal error: temp-root stack overflow\n", stderr);
-        abort();
-    }
-    vm->gc.temp_roots[vm->gc.temp_count++] = v;
-}
-
-void gc_pop_roots(WkVM *vm, int n) {
-    WK_ASSERT(vm->gc.temp_count >= n, "temp roots balance");
-    vm->gc.temp_count -= n;
+_Noreturn void gc_temp_overflow(void) {
+    fputs("wk internal error: temp-root stack overflow\n", stderr);
+    abort();
 }
 
 // ---- Marking ---------------------------------------------------------------------------------

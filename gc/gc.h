@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vm/config.h"
 #include "vm/object.h"
 
 #define GC_MAX_TEMP_ROOTS 4096
@@ -89,11 +90,27 @@ void gc_free_object(WkVM *vm, Obj *o, size_t size);
 
 // ---- Roots -----------------------------------------------------------------------------------
 
-// Protect [v] from collection until the matching gc_pop_root (LIFO).
-void gc_push_root(WkVM *vm, Value v);
+// Protect [v] from collection until the matching gc_pop_root (LIFO). Inline: every native
+// temporary goes through here. The macros need the VM's definition (vm/vm.h) where used.
+#define gc_push_root(vm, v) gc_push_root_in(&(vm)->gc, (v))
 // Drop the [n] newest temp roots.
-void gc_pop_roots(WkVM *vm, int n);
+#define gc_pop_roots(vm, n) gc_pop_roots_in(&(vm)->gc, (n))
 #define gc_pop_root(vm) gc_pop_roots((vm), 1)
+
+// The temp-root stack is full: a bug in a native (pushes without pops); aborts.
+_Noreturn void gc_temp_overflow(void);
+
+static inline void gc_push_root_in(GcState *gc, Value v) {
+    if (gc->temp_count >= GC_MAX_TEMP_ROOTS) {
+        gc_temp_overflow();
+    }
+    gc->temp_roots[gc->temp_count++] = v;
+}
+
+static inline void gc_pop_roots_in(GcState *gc, int n) {
+    WK_ASSERT(gc->temp_count >= n, "temp roots balance");
+    gc->temp_count -= n;
+}
 
 // ---- Tracing (for trace functions and root reporters) ----------------------------------------
 
