@@ -1676,7 +1676,8 @@ static bool check_interrupt(WkVM *vm) {
 #define DEFAULT default:
 #endif
 
-#define FETCH() (word = *ip++, arg = OPCODE_ARG(word))
+// The argument is decoded where a handler uses it ([arg] below), not at every fetch.
+#define FETCH() (word = *ip++)
 #define SYNC() (fr->ip = ip, vm->stack_top = sp)
 #define RELOAD()                                                                               \
     do {                                                                                       \
@@ -1697,22 +1698,24 @@ static bool check_interrupt(WkVM *vm) {
 // Run the top frame (marked boundary) and everything it calls until it returns.
 static bool run_frames(WkVM *vm, Value *result) {
 #if WK_COMPUTED_GOTO
-    static void *labels[256] = {
+    // Every opcode byte has a label: the listed ones their own, the rest L_default (a GNU
+    // range initializer, overridden entry by entry).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+    static void *const labels[256] = {
+        [0 ... 255] = &&L_default,
 #define OPCODE_LABEL(name, has_arg) [OPCODE_##name] = &&L_##name,
         OPCODE_LIST(OPCODE_LABEL)
 #undef OPCODE_LABEL
     };
-    for (int i = 0; i < 256; i++) {
-        if (labels[i] == NULL) {
-            labels[i] = &&L_default;
-        }
-    }
+#pragma GCC diagnostic pop
 #endif
     CallFrame *fr;
     uint32_t *ip;
     Value *sp, *slots, *consts;
     ObjStr **names;
-    uint32_t word, arg;
+    uint32_t word;
+#define arg OPCODE_ARG(word)
     RELOAD();
 #if WK_COMPUTED_GOTO
     NEXT();
@@ -3165,6 +3168,7 @@ on_reraise : {
     RELOAD();
     NEXT();
 }
+#undef arg
 }
 
 // ============================================================================================
