@@ -59,8 +59,14 @@ typedef struct {
     Obj *weak;
     uint64_t hash; // of the key
     uint32_t slot; // position of this entry's slot in [weak]'s slot list
-    uint32_t pad;
+    uint32_t ipos; // while live: its position in the index
 } WeakEntry;
+
+// Index positions that hold no entry number. A dead entry's position is marked in the index
+// itself, so a probe passes it without reading the entry (under churn most of the positions a
+// new key's probe meets are dead, and their entries are far apart in memory).
+#define IX_FREE (-1) // never used since the index was built: a probe stops here
+#define IX_DEAD (-2) // its entry was deleted or purged: a probe goes on, an insert may reuse it
 
 _Static_assert(sizeof(WeakEntry) <= 48, "a weak container entry fits in 48 bytes");
 
@@ -69,7 +75,7 @@ typedef struct {
     ObjClass *klass;
     ObjDict *fields;
     WeakEntry *entries; // insertion order; dead entries stay until compaction
-    int32_t *index;     // open addressing: -1 free, else an entry number
+    int32_t *index;     // open addressing: a live entry's number, IX_FREE or IX_DEAD
     uint32_t used;      // entries[0..used) in use, dead ones included
     uint32_t cap;       // capacity of entries
     uint32_t live;      // live entries: len()
@@ -977,15 +983,12 @@ restart:
             if (*free == NO_SLOT) {
                 *free = i;
             }
-            return true;
-        }
-        WeakEntry *e = &t->entries[n];
-        if (e->weak == NULL) {
-            if (*free == NO_SLOT) {
-                *free = i;
+            if (n == IX_FREE) {
+                return true;
             }
             continue;
         }
+        WeakEntry *e = &t->entries[n];
         if (e->hash != h) {
             continue;
         }
@@ -1012,13 +1015,10 @@ static uint32_t index_free_slot(ObjWeakTable *t, uint64_t h) {
     uint32_t mask = t->mask;
     uint64_t perturb = h;
     uint32_t i = (uint32_t)h & mask;
-    for (;;) {
-        int32_t n = t->index[i];
-        if (n < 0 || t->entries[n].weak == NULL) {
-            return i;
-        }
+    while (t->index[i] >= 0) {
         i = probe_next(i, &perturb, mask);
     }
+    return i;
 }
 
 // Rebuild the index for [new_cap] entries, compacting dead entries away when no iterator is
@@ -1036,7 +1036,7 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
     WeakEntry *ne = gc_realloc(vm, NULL, 0, (size_t)new_cap * sizeof(WeakEntry));
     int32_t *ni = gc_realloc(vm, NULL, 0, (size_t)isize * sizeof(int32_t));
     // no allocation below: [t] changes atomically as far as the collector can see
-    memset(ni, 0xff, (size_t)isize * sizeof(int32_t));
+    memset(ni, 0xff, (size_t)isize * sizeof(int32_t)); // IX_FREE
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->used; i++) {
         WeakEntry *e = &t->entries[i];
@@ -1054,6 +1054,7 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
                 j = probe_next(j, &perturb, isize - 1);
             }
             ni[j] = (int32_t)n;
+            ne[n].ipos = j;
         }
         n++;
     }
@@ -1088,7 +1089,7 @@ static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uin
     e->strong = strong;
     e->weak = weak;
     e->hash = h;
-    e->pad = 0;
+    e->ipos = slot;
     e->slot = weak_slot_add(vm, weak, &t->obj, n, WEAK_SLOT_OTHER);
     t->index[slot] = (int32_t)n;
     t->live++;
@@ -1105,6 +1106,7 @@ static void table_remove_at(WkVM *vm, ObjWeakTable *t, int32_t n) {
     weak_slot_remove(vm, e->weak, e->slot);
     e->weak = NULL;
     e->strong = NONE_VAL;
+    t->index[e->ipos] = IX_DEAD;
     t->live--;
     t->version++;
     t->mutations++;
@@ -1240,7 +1242,11 @@ static WeakClearAction table_cleared(UNUSED WkVM *vm, Obj *holder, uint32_t inde
     e->strong = NONE_VAL;
     t->live--;
     t->mutations++;
-    return holder_dying ? WEAK_CLEAR_NONE : WEAK_CLEAR_PURGED;
+    if (holder_dying) {
+        return WEAK_CLEAR_NONE; // freed after the sweep: its index no longer matters
+    }
+    t->index[e->ipos] = IX_DEAD;
+    return WEAK_CLEAR_PURGED;
 }
 
 static void table_ephemerons(WkVM *vm, Obj *holder, WeakEphemeronVisit visit) {
