@@ -1021,51 +1021,73 @@ static uint32_t index_free_slot(ObjWeakTable *t, uint64_t h) {
     return i;
 }
 
-// Rebuild the index for [new_cap] entries, compacting dead entries away when no iterator is
-// active. Allocates C memory through the collector (which may collect: [t] stays consistent).
+// Rebuild the index for about [new_cap] entries, compacting dead entries away when no iterator
+// is active. Both arrays are resized in place (realloc) rather than allocated anew: a large
+// table's arrays keep their pages, where fresh ones would be faulted in again page by page on
+// every resize. For the same reason the capacity stays put when compacting leaves room enough
+// (new_cap at least a quarter of it): under churn, shrinking now would only grow again soon.
+// Growing comes first, since it may collect: the collector then sees [t] as it was (the old
+// index still covers the entries); shrinking comes last, on the rebuilt table.
 static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
     bool compact = t->iterators == 0;
     uint32_t need = compact ? t->live : t->used;
     if (new_cap < need + 1) {
         new_cap = need + 1;
     }
+    if (compact && new_cap <= t->cap && new_cap * 4 > t->cap) {
+        new_cap = t->cap;
+    }
     uint32_t isize = 8;
     while (isize < new_cap * 2) {
         isize *= 2;
     }
-    WeakEntry *ne = gc_realloc(vm, NULL, 0, (size_t)new_cap * sizeof(WeakEntry));
-    int32_t *ni = gc_realloc(vm, NULL, 0, (size_t)isize * sizeof(int32_t));
-    // no allocation below: [t] changes atomically as far as the collector can see
-    memset(ni, 0xff, (size_t)isize * sizeof(int32_t)); // IX_FREE
+    uint32_t old_isize = t->mask ? t->mask + 1 : 0;
+    if (new_cap > t->cap) {
+        t->entries = gc_realloc(vm, t->entries, (size_t)t->cap * sizeof(WeakEntry),
+                                (size_t)new_cap * sizeof(WeakEntry));
+        t->cap = new_cap;
+    }
+    if (isize > old_isize) {
+        t->index = gc_realloc(vm, t->index, (size_t)old_isize * sizeof(int32_t),
+                              (size_t)isize * sizeof(int32_t));
+        old_isize = isize;
+    }
+    // no allocation until the shrinking below: [t] changes atomically for the collector
+    int32_t *ix = t->index;
+    memset(ix, 0xff, (size_t)isize * sizeof(int32_t)); // IX_FREE
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->used; i++) {
         WeakEntry *e = &t->entries[i];
-        if (compact && e->weak == NULL) {
+        if (e->weak == NULL) {
+            n += !compact;
             continue;
         }
-        ne[n] = *e;
-        if (e->weak != NULL) {
-            if (compact && n != i) {
-                weak_slot_reindex(vm, e->weak, e->slot, n);
-            }
-            uint64_t perturb = e->hash;
-            uint32_t j = (uint32_t)e->hash & (isize - 1);
-            while (ni[j] >= 0) {
-                j = probe_next(j, &perturb, isize - 1);
-            }
-            ni[j] = (int32_t)n;
-            ne[n].ipos = j;
+        if (n != i) {
+            t->entries[n] = *e;
+            weak_slot_reindex(vm, e->weak, e->slot, n);
+            e = &t->entries[n];
         }
+        uint64_t perturb = e->hash;
+        uint32_t j = (uint32_t)e->hash & (isize - 1);
+        while (ix[j] >= 0) {
+            j = probe_next(j, &perturb, isize - 1);
+        }
+        ix[j] = (int32_t)n;
+        e->ipos = j;
         n++;
     }
-    gc_free(vm, t->entries, (size_t)t->cap * sizeof(WeakEntry));
-    gc_free(vm, t->index, (size_t)(t->mask ? t->mask + 1 : 0) * sizeof(int32_t));
-    t->entries = ne;
-    t->index = ni;
-    t->cap = new_cap;
     t->used = n;
     t->mask = isize - 1;
     t->mutations++;
+    if (new_cap < t->cap) {
+        t->entries = gc_realloc(vm, t->entries, (size_t)t->cap * sizeof(WeakEntry),
+                                (size_t)new_cap * sizeof(WeakEntry));
+        t->cap = new_cap;
+    }
+    if (isize < old_isize) {
+        t->index = gc_realloc(vm, t->index, (size_t)old_isize * sizeof(int32_t),
+                              (size_t)isize * sizeof(int32_t));
+    }
 }
 
 // Append a new entry (the key is known to be absent) and register its weak slot. [slot] is
