@@ -1032,7 +1032,7 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
     bool compact = t->iterators == 0;
     uint32_t need = compact ? t->live : t->used;
     if (new_cap < need + 1) {
-        new_cap = need + 1;
+        new_cap = need * 2; // no compaction (an iterator is active): grow geometrically
     }
     if (compact && new_cap <= t->cap && new_cap * 4 > t->cap) {
         new_cap = t->cap;
