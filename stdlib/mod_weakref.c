@@ -1183,19 +1183,81 @@ static inline bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
     return key_hash_slow(vm, t, key, h);
 }
 
+// The common key of a weakly keyed table: an instance whose class defines neither __hash__ nor
+// __eq__. Such a key equals only itself unless another key of the same hash says otherwise by
+// its own __eq__, so a probe compares pointers and leaves that rare case to table_find.
+static inline bool identity_key(ObjWeakTable *t, Value key) {
+    if (!IS_OBJ(key) || (t->obj.flags & WT_VALUES)) {
+        return false;
+    }
+    Obj *o = AS_OBJ(key);
+    return o->type == OBJ_INSTANCE &&
+           !(((ObjInstance *)o)->klass->dunders & (CLASS_D_HASH | CLASS_D_EQ));
+}
+
+// table_find for an identity_key [key] of hash [h], without __eq__: false when an entry of the
+// same hash is another object (only table_find may answer then); else *out and *free as there.
+static inline bool table_find_identity(ObjWeakTable *t, Obj *key, uint64_t h, int32_t *out,
+                                       uint32_t *free) {
+    *out = -1;
+    *free = NO_SLOT;
+    if (t->mask == 0) {
+        return true;
+    }
+    uint32_t mask = t->mask;
+    uint64_t perturb = h;
+    for (uint32_t i = (uint32_t)h & mask;; i = probe_next(i, &perturb, mask)) {
+        int32_t n = t->index[i];
+        if (n < 0) {
+            if (*free == NO_SLOT) {
+                *free = i;
+            }
+            if (n == IX_FREE) {
+                return true;
+            }
+            continue;
+        }
+        WeakEntry *e = &t->entries[n];
+        if (e->hash == h) {
+            if (e->weak != key) {
+                return false;
+            }
+            *out = n;
+            return true;
+        }
+    }
+}
+
+// key_find's general case, out of line so that the inline fast path stays small.
+static __attribute__((noinline)) bool key_find_slow(WkVM *vm, ObjWeakTable *t, Value key,
+                                                    uint64_t *h, int32_t *n, uint32_t *free) {
+    return key_hash(vm, t, key, h) && table_find(vm, t, key, *h, n, free);
+}
+
+// table_find for [key], whose hash it puts in *h (TypeError when unhashable or, as a weak
+// key, not weakrefable). Inline, the common case only: an identity_key, found by pointer.
+static inline __attribute__((always_inline)) bool key_find(WkVM *vm, ObjWeakTable *t, Value key,
+                                                          uint64_t *h, int32_t *n,
+                                                          uint32_t *free) {
+    if (identity_key(t, key)) {
+        *h = identity_hash(AS_OBJ(key));
+        if (table_find_identity(t, AS_OBJ(key), *h, n, free)) {
+            return true;
+        }
+    }
+    return key_find_slow(vm, t, key, h, n, free);
+}
+
 // t[key] = value for any kind ([value] ignored by WeakSet). Replaces in place (a new slot
 // when a WeakValueDictionary's value changes). One probe finds the key or its insert position.
 static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
-    uint64_t h;
     if ((t->obj.flags & WT_VALUES) && !check_weakrefable(vm, value)) {
         return false;
     }
-    if (!key_hash(vm, t, key, &h)) {
-        return false;
-    }
+    uint64_t h;
     int32_t n;
     uint32_t slot;
-    if (!table_find(vm, t, key, h, &n, &slot)) {
+    if (!key_find(vm, t, key, &h, &n, &slot)) {
         return false;
     }
     if (t->obj.flags & WT_VALUES) {
@@ -1229,11 +1291,8 @@ static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int
         return lenient ? true : check_weakrefable(vm, key);
     }
     uint64_t h;
-    if (!key_hash(vm, t, key, &h)) {
-        return false;
-    }
     uint32_t slot;
-    return table_find(vm, t, key, h, n, &slot);
+    return key_find(vm, t, key, &h, n, &slot);
 }
 
 // ---- Weak tables: holder hooks ---------------------------------------------------------------
