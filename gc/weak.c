@@ -849,6 +849,17 @@ void weak_prefetch_clear(WkVM *vm, Obj *o) {
 
 void weak_clear_object(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
+    if (direct_kind(o)) {
+        // the common dying referent, an instance: its entry is known without a search, and
+        // it goes back to the direct array without side_delete's test of where it lives
+        SideEntry *e = direct_find(ws, o);
+        if (e != NULL) {
+            clear_object(vm, e);
+            slots_release(e);
+            direct_delete(ws, e);
+        }
+        return;
+    }
     SideEntry *e = side_find(ws, o);
     if (e == NULL) {
         return;
