@@ -225,7 +225,7 @@ static inline SideEntry *direct_find(WeakState *ws, const Obj *o) {
 
 // A new, empty direct entry for [o]: the lowest free one at or after the cursor (from 0
 // again when the free ones are all behind it), else a new one at the end.
-static SideEntry *direct_new(WeakState *ws, Obj *o) {
+static inline __attribute__((always_inline)) SideEntry *direct_new(WeakState *ws, Obj *o) {
     uint32_t i;
     if (ws->dfree_count > 0) {
         uint32_t words = (ws->direct_count + 63) / 64;
@@ -411,6 +411,17 @@ static inline uint32_t basic_prefix(const SideEntry *e) {
 uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind) {
     WeakState *ws = vm->weak;
     referent->weakly |= WEAKLY_EVER;
+    if (direct_kind(referent) && referent->aux == 0) {
+        // an instance's first slot (a fresh object entering a container): a new direct entry
+        // holding it inline, whatever its kind
+        SideEntry *e = direct_new(ws, referent);
+        e->u.one = (WeakSlot){holder, index, ++ws->serial};
+        e->count = 1;
+        e->flags = kind == WEAK_SLOT_BASIC_REF     ? SIDE_BASIC_REF
+                   : kind == WEAK_SLOT_BASIC_PROXY ? SIDE_BASIC_PROXY
+                                                   : 0;
+        return 0;
+    }
     SideEntry *e = side_get(ws, referent);
     WeakSlot *slots = slots_reserve(e);
     WeakSlot s = {holder, index, ++ws->serial};
