@@ -1090,20 +1090,27 @@ static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
     }
 }
 
+// Make room for one more entry in a full [t], where [weak] and [strong] will go (the resize
+// may collect: they are kept alive meanwhile). Returns the index position for hash [h].
+static __attribute__((noinline)) uint32_t table_grow(WkVM *vm, ObjWeakTable *t, Obj *weak,
+                                                     Value strong, uint64_t h) {
+    gc_push_root(vm, OBJ_VAL(weak));
+    gc_push_root(vm, strong);
+    uint32_t want = t->live * 2;
+    table_resize(vm, t, want < 8 ? 8 : want);
+    gc_pop_roots(vm, 2);
+    return index_free_slot(t, h);
+}
+
 // Append a new entry (the key is known to be absent) and register its weak slot. [slot] is
 // the index position table_find chose (NO_SLOT: probe again); it is stale after a resize.
-static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uint64_t h,
-                         uint32_t slot) {
+// Inline: it is the tail of every insertion, and growing is out of line.
+static inline __attribute__((always_inline)) void table_insert(WkVM *vm, ObjWeakTable *t,
+                                                               Obj *weak, Value strong,
+                                                               uint64_t h, uint32_t slot) {
     if (t->used == t->cap) {
-        // the resize may collect: keep the new entry's objects alive meanwhile
-        gc_push_root(vm, OBJ_VAL(weak));
-        gc_push_root(vm, strong);
-        uint32_t want = t->live * 2;
-        table_resize(vm, t, want < 8 ? 8 : want);
-        gc_pop_roots(vm, 2);
-        slot = NO_SLOT;
-    }
-    if (slot == NO_SLOT) {
+        slot = table_grow(vm, t, weak, strong, h);
+    } else if (slot == NO_SLOT) {
         slot = index_free_slot(t, h);
     }
     uint32_t n = t->used++;
