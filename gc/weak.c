@@ -796,7 +796,8 @@ static void queue_push(WeakState *ws, QueueItem item) {
 
 // The holder of [s] forgets its dying referent. Returns true with [*item] filled when a
 // callback or finalizer must be queued.
-static bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
+static inline __attribute__((always_inline)) bool clear_slot(WkVM *vm, WeakSlot s,
+                                                             QueueItem *item) {
     WeakState *ws = vm->weak;
     const WeakHolderOps *ops = ws->ops[s.holder->type];
     if (ops == NULL || ops->cleared == NULL) {
@@ -814,21 +815,12 @@ static bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
     return false;
 }
 
-// Every holder of the dying [e->obj] forgets it; then its callbacks are queued newest first.
-// One slot (a lone ref, a single container entry) is the common case: no batch, no sort.
-static void clear_object(WkVM *vm, SideEntry *e) {
+// clear_object for [e] with several slots: their callbacks are batched and sorted.
+static __attribute__((noinline)) void clear_many(WkVM *vm, SideEntry *e) {
     WeakState *ws = vm->weak;
     uint32_t n = e->count;
     WeakSlot *slots = slots_of(e);
-    ws->stats.slots_cleared += n;
     QueueItem item;
-    if (n == 1) {
-        if (clear_slot(vm, slots[0], &item)) {
-            queue_push(ws, item);
-            update_ready(vm);
-        }
-        return;
-    }
     ws->batch_count = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (clear_slot(vm, slots[i], &item)) {
@@ -843,6 +835,24 @@ static void clear_object(WkVM *vm, SideEntry *e) {
         queue_push(ws, ws->batch[i]);
     }
     if (ws->batch_count > 0) {
+        update_ready(vm);
+    }
+}
+
+// Every holder of the dying [e->obj] forgets it; then its callbacks are queued newest first.
+// One slot (a lone ref, a single container entry) is the common case: inline, no batch, no
+// sort.
+static inline __attribute__((always_inline)) void clear_object(WkVM *vm, SideEntry *e) {
+    WeakState *ws = vm->weak;
+    uint32_t n = e->count;
+    ws->stats.slots_cleared += n;
+    if (n != 1) {
+        clear_many(vm, e);
+        return;
+    }
+    QueueItem item;
+    if (clear_slot(vm, slots_of(e)[0], &item)) {
+        queue_push(ws, item);
         update_ready(vm);
     }
 }
