@@ -133,13 +133,16 @@ static bool weakrefable(Value v) {
     return IS_OBJ(v) && OBJ_TYPE(v) != OBJ_STR;
 }
 
-static bool check_weakrefable(WkVM *vm, Value v) {
-    if (weakrefable(v)) {
-        return true;
-    }
+// Out of line: its message buffer would otherwise enlarge the frame of every caller (the
+// lookups of the weak containers among them).
+static __attribute__((noinline, cold)) bool raise_not_weakrefable(WkVM *vm, Value v) {
     char buf[128];
     return exc_raise(vm, vm->cls.TypeError, "cannot create weak reference to '%s' object",
                      tp_name(vm, v, buf, sizeof buf));
+}
+
+static inline bool check_weakrefable(WkVM *vm, Value v) {
+    return weakrefable(v) || raise_not_weakrefable(vm, v);
 }
 
 static bool raise_dead(WkVM *vm) {
