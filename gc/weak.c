@@ -408,20 +408,10 @@ static inline uint32_t basic_prefix(const SideEntry *e) {
     return (uint32_t)((e->flags & SIDE_BASIC_REF) != 0) + ((e->flags & SIDE_BASIC_PROXY) != 0);
 }
 
-uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind) {
-    WeakState *ws = vm->weak;
-    referent->weakly |= WEAKLY_EVER;
-    if (direct_kind(referent) && referent->aux == 0) {
-        // an instance's first slot (a fresh object entering a container): a new direct entry
-        // holding it inline, whatever its kind
-        SideEntry *e = direct_new(ws, referent);
-        e->u.one = (WeakSlot){holder, index, ++ws->serial};
-        e->count = 1;
-        e->flags = kind == WEAK_SLOT_BASIC_REF     ? SIDE_BASIC_REF
-                   : kind == WEAK_SLOT_BASIC_PROXY ? SIDE_BASIC_PROXY
-                                                   : 0;
-        return 0;
-    }
+// weak_slot_add's general case: a referent that has slots already, or lives in the hash table.
+static __attribute__((noinline)) uint32_t slot_add_general(WeakState *ws, Obj *referent,
+                                                          Obj *holder, uint32_t index,
+                                                          WeakSlotKind kind) {
     SideEntry *e = side_get(ws, referent);
     WeakSlot *slots = slots_reserve(e);
     WeakSlot s = {holder, index, ++ws->serial};
@@ -448,6 +438,26 @@ uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, Wea
     }
     slots[pos] = s;
     return pos;
+}
+
+uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind) {
+    static const uint8_t kind_flags[] = {
+        [WEAK_SLOT_OTHER] = 0,
+        [WEAK_SLOT_BASIC_REF] = SIDE_BASIC_REF,
+        [WEAK_SLOT_BASIC_PROXY] = SIDE_BASIC_PROXY,
+    };
+    WeakState *ws = vm->weak;
+    referent->weakly |= WEAKLY_EVER;
+    if (direct_kind(referent) && referent->aux == 0) {
+        // an instance's first slot (a fresh object entering a container): a new direct entry
+        // holding it inline, whatever its kind
+        SideEntry *e = direct_new(ws, referent);
+        e->u.one = (WeakSlot){holder, index, ++ws->serial};
+        e->count = 1;
+        e->flags = kind_flags[kind];
+        return 0;
+    }
+    return slot_add_general(ws, referent, holder, index, kind);
 }
 
 void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos) {
