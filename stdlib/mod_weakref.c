@@ -1305,6 +1305,19 @@ static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int
     return key_find(vm, t, key, &h, n, &slot);
 }
 
+// table_lookup for the item protocols (`[]`, `in`, `del`, discard): an identity_key is found
+// inline, without a call.
+static inline __attribute__((always_inline)) bool table_lookup_item(WkVM *vm, ObjWeakTable *t,
+                                                                    Value key, bool lenient,
+                                                                    int32_t *n) {
+    uint32_t slot;
+    if (identity_key(t, key) &&
+        table_find_identity(t, AS_OBJ(key), identity_hash(AS_OBJ(key)), n, &slot)) {
+        return true;
+    }
+    return table_lookup(vm, t, key, lenient, n);
+}
+
 // ---- Weak tables: holder hooks ---------------------------------------------------------------
 
 static void table_moved(Obj *holder, uint32_t index, uint32_t pos) {
@@ -1669,7 +1682,7 @@ NATIVE(wdict_update) {
 // t[key] of a weak dictionary; KeyError when missing.
 static bool wdict_get_item(WkVM *vm, ObjWeakTable *t, Value key, Value *out) {
     int32_t n;
-    if (!table_lookup(vm, t, key, false, &n)) {
+    if (!table_lookup_item(vm, t, key, false, &n)) {
         return false;
     }
     if (n < 0) {
@@ -1683,7 +1696,7 @@ static bool wdict_get_item(WkVM *vm, ObjWeakTable *t, Value key, Value *out) {
 // del t[key] of a weak dictionary; KeyError when missing.
 static bool wdict_del_item(WkVM *vm, ObjWeakTable *t, Value key) {
     int32_t n;
-    if (!table_lookup(vm, t, key, false, &n)) {
+    if (!table_lookup_item(vm, t, key, false, &n)) {
         return false;
     }
     if (n < 0) {
@@ -1696,7 +1709,7 @@ static bool wdict_del_item(WkVM *vm, ObjWeakTable *t, Value key) {
 // key in t, for every kind: False for unweakrefable keys of weakly keyed tables.
 static bool table_contains(WkVM *vm, ObjWeakTable *t, Value key, bool *out) {
     int32_t n;
-    if (!table_lookup(vm, t, key, true, &n)) {
+    if (!table_lookup_item(vm, t, key, true, &n)) {
         return false;
     }
     *out = n >= 0;
@@ -1958,7 +1971,7 @@ NATIVE(wset_contains) {
 NATIVE(wset_discard) {
     SELF(WT_SET);
     int32_t n;
-    if (!table_lookup(vm, t, args[1], false, &n)) {
+    if (!table_lookup_item(vm, t, args[1], false, &n)) {
         return false;
     }
     if (n >= 0) {
