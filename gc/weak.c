@@ -449,8 +449,8 @@ uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, Wea
     WeakState *ws = vm->weak;
     referent->weakly |= WEAKLY_EVER;
     if (direct_kind(referent) && referent->aux == 0) {
-        // an instance's first slot (a fresh object entering a container): a new direct entry
-        // holding it inline, whatever its kind
+        // an instance's first slot (a fresh object entering a container, say): a new direct
+        // entry holding it inline, whatever its kind
         SideEntry *e = direct_new(ws, referent);
         e->u.one = (WeakSlot){holder, index, ++ws->serial};
         e->count = 1;

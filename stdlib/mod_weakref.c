@@ -63,8 +63,8 @@ typedef struct {
 } WeakEntry;
 
 // Index positions that hold no entry number. A dead entry's position is marked in the index
-// itself, so a probe passes it without reading the entry (under churn most of the positions a
-// new key's probe meets are dead, and their entries are far apart in memory).
+// itself, so a probe passes it without reading the entry (under churn a new key's probe often
+// meets dead positions, whose entries are far apart in memory).
 #define IX_FREE (-1) // never used since the index was built: a probe stops here
 #define IX_DEAD (-2) // its entry was deleted or purged: a probe goes on, an insert may reuse it
 
