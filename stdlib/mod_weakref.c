@@ -1293,6 +1293,27 @@ static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
     return true;
 }
 
+// table_set for the item protocols (add, t[k] = v): an identity_key is found or inserted
+// inline, without a call; the rest goes to table_set.
+static inline __attribute__((always_inline)) bool table_set_item(WkVM *vm, ObjWeakTable *t,
+                                                                 Value key, Value value) {
+    int32_t n;
+    uint32_t slot;
+    if (identity_key(t, key)) {
+        uint64_t h = identity_hash(AS_OBJ(key));
+        if (table_find_identity(t, AS_OBJ(key), h, &n, &slot)) {
+            Value strong = (t->obj.flags & WT_SET) ? NONE_VAL : value;
+            if (n >= 0) {
+                t->entries[n].strong = strong;
+            } else {
+                table_insert(vm, t, AS_OBJ(key), strong, h, slot);
+            }
+            return true;
+        }
+    }
+    return table_set(vm, t, key, value);
+}
+
 // Look up [key]: *n is the entry or -1. Unweakrefable keys of weak-keyed tables are absent
 // when [lenient] (`in`), a TypeError otherwise.
 static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int32_t *n) {
@@ -1724,7 +1745,7 @@ NATIVE(wdict_getitem) {
 NATIVE(wdict_setitem) {
     SELF(DICTS);
     *result = NONE_VAL;
-    return table_set(vm, t, args[1], args[2]);
+    return table_set_item(vm, t, args[1], args[2]);
 }
 
 NATIVE(wdict_delitem) {
@@ -1957,7 +1978,7 @@ NATIVE(wset_init) {
 NATIVE(wset_add) {
     SELF(WT_SET);
     *result = NONE_VAL;
-    return table_set(vm, t, args[1], NONE_VAL);
+    return table_set_item(vm, t, args[1], NONE_VAL);
 }
 
 NATIVE(wset_contains) {
@@ -2423,7 +2444,7 @@ bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out) {
 }
 
 bool mod_weakref_setitem(WkVM *vm, Value obj, Value key, Value value) {
-    return table_set(vm, as_table(obj), key, value);
+    return table_set_item(vm, as_table(obj), key, value);
 }
 
 bool mod_weakref_delitem(WkVM *vm, Value obj, Value key) {
