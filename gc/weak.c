@@ -225,7 +225,7 @@ static inline SideEntry *direct_find(WeakState *ws, const Obj *o) {
 
 // A new, empty direct entry for [o]: the lowest free one at or after the cursor (from 0
 // again when the free ones are all behind it), else a new one at the end.
-static SideEntry *direct_new(WeakState *ws, Obj *o) {
+static inline __attribute__((always_inline)) SideEntry *direct_new(WeakState *ws, Obj *o) {
     uint32_t i;
     if (ws->dfree_count > 0) {
         uint32_t words = (ws->direct_count + 63) / 64;
@@ -408,9 +408,10 @@ static inline uint32_t basic_prefix(const SideEntry *e) {
     return (uint32_t)((e->flags & SIDE_BASIC_REF) != 0) + ((e->flags & SIDE_BASIC_PROXY) != 0);
 }
 
-uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind) {
-    WeakState *ws = vm->weak;
-    referent->weakly |= WEAKLY_EVER;
+// weak_slot_add's general case: a referent that has slots already, or lives in the hash table.
+static __attribute__((noinline)) uint32_t slot_add_general(WeakState *ws, Obj *referent,
+                                                          Obj *holder, uint32_t index,
+                                                          WeakSlotKind kind) {
     SideEntry *e = side_get(ws, referent);
     WeakSlot *slots = slots_reserve(e);
     WeakSlot s = {holder, index, ++ws->serial};
@@ -437,6 +438,26 @@ uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, Wea
     }
     slots[pos] = s;
     return pos;
+}
+
+uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, WeakSlotKind kind) {
+    static const uint8_t kind_flags[] = {
+        [WEAK_SLOT_OTHER] = 0,
+        [WEAK_SLOT_BASIC_REF] = SIDE_BASIC_REF,
+        [WEAK_SLOT_BASIC_PROXY] = SIDE_BASIC_PROXY,
+    };
+    WeakState *ws = vm->weak;
+    referent->weakly |= WEAKLY_EVER;
+    if (direct_kind(referent) && referent->aux == 0) {
+        // an instance's first slot (a fresh object entering a container, say): a new direct
+        // entry holding it inline, whatever its kind
+        SideEntry *e = direct_new(ws, referent);
+        e->u.one = (WeakSlot){holder, index, ++ws->serial};
+        e->count = 1;
+        e->flags = kind_flags[kind];
+        return 0;
+    }
+    return slot_add_general(ws, referent, holder, index, kind);
 }
 
 void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos) {
@@ -785,7 +806,8 @@ static void queue_push(WeakState *ws, QueueItem item) {
 
 // The holder of [s] forgets its dying referent. Returns true with [*item] filled when a
 // callback or finalizer must be queued.
-static bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
+static inline __attribute__((always_inline)) bool clear_slot(WkVM *vm, WeakSlot s,
+                                                             QueueItem *item) {
     WeakState *ws = vm->weak;
     const WeakHolderOps *ops = ws->ops[s.holder->type];
     if (ops == NULL || ops->cleared == NULL) {
@@ -803,21 +825,12 @@ static bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
     return false;
 }
 
-// Every holder of the dying [e->obj] forgets it; then its callbacks are queued newest first.
-// One slot (a lone ref, a single container entry) is the common case: no batch, no sort.
-static void clear_object(WkVM *vm, SideEntry *e) {
+// clear_object for [e] with several slots: their callbacks are batched and sorted.
+static __attribute__((noinline)) void clear_many(WkVM *vm, SideEntry *e) {
     WeakState *ws = vm->weak;
     uint32_t n = e->count;
     WeakSlot *slots = slots_of(e);
-    ws->stats.slots_cleared += n;
     QueueItem item;
-    if (n == 1) {
-        if (clear_slot(vm, slots[0], &item)) {
-            queue_push(ws, item);
-            update_ready(vm);
-        }
-        return;
-    }
     ws->batch_count = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (clear_slot(vm, slots[i], &item)) {
@@ -836,6 +849,24 @@ static void clear_object(WkVM *vm, SideEntry *e) {
     }
 }
 
+// Every holder of the dying [e->obj] forgets it; then its callbacks are queued newest first.
+// One slot (a lone ref, a single container entry) is the common case: inline, no batch, no
+// sort.
+static inline __attribute__((always_inline)) void clear_object(WkVM *vm, SideEntry *e) {
+    WeakState *ws = vm->weak;
+    uint32_t n = e->count;
+    ws->stats.slots_cleared += n;
+    if (n != 1) {
+        clear_many(vm, e);
+        return;
+    }
+    QueueItem item;
+    if (clear_slot(vm, slots_of(e)[0], &item)) {
+        queue_push(ws, item);
+        update_ready(vm);
+    }
+}
+
 void weak_prefetch_clear(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
     if (direct_kind(o)) {
@@ -849,6 +880,17 @@ void weak_prefetch_clear(WkVM *vm, Obj *o) {
 
 void weak_clear_object(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
+    if (direct_kind(o)) {
+        // the common dying referent, an instance: its entry is known without a search, and
+        // it goes back to the direct array without side_delete's test of where it lives
+        SideEntry *e = direct_find(ws, o);
+        if (e != NULL) {
+            clear_object(vm, e);
+            slots_release(e);
+            direct_delete(ws, e);
+        }
+        return;
+    }
     SideEntry *e = side_find(ws, o);
     if (e == NULL) {
         return;

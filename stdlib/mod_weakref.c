@@ -59,8 +59,14 @@ typedef struct {
     Obj *weak;
     uint64_t hash; // of the key
     uint32_t slot; // position of this entry's slot in [weak]'s slot list
-    uint32_t pad;
+    uint32_t ipos; // while live: its position in the index
 } WeakEntry;
+
+// Index positions that hold no entry number. A dead entry's position is marked in the index
+// itself, so a probe passes it without reading the entry (under churn a new key's probe often
+// meets dead positions, whose entries are far apart in memory).
+#define IX_FREE (-1) // never used since the index was built: a probe stops here
+#define IX_DEAD (-2) // its entry was deleted or purged: a probe goes on, an insert may reuse it
 
 _Static_assert(sizeof(WeakEntry) <= 48, "a weak container entry fits in 48 bytes");
 
@@ -69,7 +75,7 @@ typedef struct {
     ObjClass *klass;
     ObjDict *fields;
     WeakEntry *entries; // insertion order; dead entries stay until compaction
-    int32_t *index;     // open addressing: -1 free, else an entry number
+    int32_t *index;     // open addressing: a live entry's number, IX_FREE or IX_DEAD
     uint32_t used;      // entries[0..used) in use, dead ones included
     uint32_t cap;       // capacity of entries
     uint32_t live;      // live entries: len()
@@ -127,13 +133,16 @@ static bool weakrefable(Value v) {
     return IS_OBJ(v) && OBJ_TYPE(v) != OBJ_STR;
 }
 
-static bool check_weakrefable(WkVM *vm, Value v) {
-    if (weakrefable(v)) {
-        return true;
-    }
+// Out of line: its message buffer would otherwise enlarge the frame of every caller (the
+// lookups of the weak containers among them).
+static __attribute__((noinline, cold)) bool raise_not_weakrefable(WkVM *vm, Value v) {
     char buf[128];
     return exc_raise(vm, vm->cls.TypeError, "cannot create weak reference to '%s' object",
                      tp_name(vm, v, buf, sizeof buf));
+}
+
+static inline bool check_weakrefable(WkVM *vm, Value v) {
+    return weakrefable(v) || raise_not_weakrefable(vm, v);
 }
 
 static bool raise_dead(WkVM *vm) {
@@ -977,15 +986,12 @@ restart:
             if (*free == NO_SLOT) {
                 *free = i;
             }
-            return true;
-        }
-        WeakEntry *e = &t->entries[n];
-        if (e->weak == NULL) {
-            if (*free == NO_SLOT) {
-                *free = i;
+            if (n == IX_FREE) {
+                return true;
             }
             continue;
         }
+        WeakEntry *e = &t->entries[n];
         if (e->hash != h) {
             continue;
         }
@@ -1012,75 +1018,102 @@ static uint32_t index_free_slot(ObjWeakTable *t, uint64_t h) {
     uint32_t mask = t->mask;
     uint64_t perturb = h;
     uint32_t i = (uint32_t)h & mask;
-    for (;;) {
-        int32_t n = t->index[i];
-        if (n < 0 || t->entries[n].weak == NULL) {
-            return i;
-        }
+    while (t->index[i] >= 0) {
         i = probe_next(i, &perturb, mask);
     }
+    return i;
 }
 
-// Rebuild the index for [new_cap] entries, compacting dead entries away when no iterator is
-// active. Allocates C memory through the collector (which may collect: [t] stays consistent).
+// Rebuild the index for about [new_cap] entries, compacting dead entries away when no iterator
+// is active. Both arrays are resized in place (realloc) rather than allocated anew: a large
+// table's arrays keep their pages, where fresh ones would be faulted in again page by page on
+// every resize. For the same reason the capacity stays put when compacting leaves room enough
+// (new_cap at least a quarter of it): under churn, shrinking now would only grow again soon.
+// Growing comes first, since it may collect: the collector then sees [t] as it was (the old
+// index still covers the entries); shrinking comes last, on the rebuilt table.
 static void table_resize(WkVM *vm, ObjWeakTable *t, uint32_t new_cap) {
     bool compact = t->iterators == 0;
     uint32_t need = compact ? t->live : t->used;
     if (new_cap < need + 1) {
-        new_cap = need + 1;
+        new_cap = need * 2; // no compaction (an iterator is active): grow geometrically
+    }
+    if (compact && new_cap <= t->cap && new_cap * 4 > t->cap) {
+        new_cap = t->cap;
     }
     uint32_t isize = 8;
     while (isize < new_cap * 2) {
         isize *= 2;
     }
-    WeakEntry *ne = gc_realloc(vm, NULL, 0, (size_t)new_cap * sizeof(WeakEntry));
-    int32_t *ni = gc_realloc(vm, NULL, 0, (size_t)isize * sizeof(int32_t));
-    // no allocation below: [t] changes atomically as far as the collector can see
-    memset(ni, 0xff, (size_t)isize * sizeof(int32_t));
+    uint32_t old_isize = t->mask ? t->mask + 1 : 0;
+    if (new_cap > t->cap) {
+        t->entries = gc_realloc(vm, t->entries, (size_t)t->cap * sizeof(WeakEntry),
+                                (size_t)new_cap * sizeof(WeakEntry));
+        t->cap = new_cap;
+    }
+    if (isize > old_isize) {
+        t->index = gc_realloc(vm, t->index, (size_t)old_isize * sizeof(int32_t),
+                              (size_t)isize * sizeof(int32_t));
+        old_isize = isize;
+    }
+    // no allocation until the shrinking below: [t] changes atomically for the collector
+    int32_t *ix = t->index;
+    memset(ix, 0xff, (size_t)isize * sizeof(int32_t)); // IX_FREE
     uint32_t n = 0;
     for (uint32_t i = 0; i < t->used; i++) {
         WeakEntry *e = &t->entries[i];
-        if (compact && e->weak == NULL) {
+        if (e->weak == NULL) {
+            n += !compact;
             continue;
         }
-        ne[n] = *e;
-        if (e->weak != NULL) {
-            if (compact && n != i) {
-                weak_slot_reindex(vm, e->weak, e->slot, n);
-            }
-            uint64_t perturb = e->hash;
-            uint32_t j = (uint32_t)e->hash & (isize - 1);
-            while (ni[j] >= 0) {
-                j = probe_next(j, &perturb, isize - 1);
-            }
-            ni[j] = (int32_t)n;
+        if (n != i) {
+            t->entries[n] = *e;
+            weak_slot_reindex(vm, e->weak, e->slot, n);
+            e = &t->entries[n];
         }
+        uint64_t perturb = e->hash;
+        uint32_t j = (uint32_t)e->hash & (isize - 1);
+        while (ix[j] >= 0) {
+            j = probe_next(j, &perturb, isize - 1);
+        }
+        ix[j] = (int32_t)n;
+        e->ipos = j;
         n++;
     }
-    gc_free(vm, t->entries, (size_t)t->cap * sizeof(WeakEntry));
-    gc_free(vm, t->index, (size_t)(t->mask ? t->mask + 1 : 0) * sizeof(int32_t));
-    t->entries = ne;
-    t->index = ni;
-    t->cap = new_cap;
     t->used = n;
     t->mask = isize - 1;
     t->mutations++;
+    if (new_cap < t->cap) {
+        t->entries = gc_realloc(vm, t->entries, (size_t)t->cap * sizeof(WeakEntry),
+                                (size_t)new_cap * sizeof(WeakEntry));
+        t->cap = new_cap;
+    }
+    if (isize < old_isize) {
+        t->index = gc_realloc(vm, t->index, (size_t)old_isize * sizeof(int32_t),
+                              (size_t)isize * sizeof(int32_t));
+    }
+}
+
+// Make room for one more entry in a full [t], where [weak] and [strong] will go (the resize
+// may collect: they are kept alive meanwhile). Returns the index position for hash [h].
+static __attribute__((noinline)) uint32_t table_grow(WkVM *vm, ObjWeakTable *t, Obj *weak,
+                                                     Value strong, uint64_t h) {
+    gc_push_root(vm, OBJ_VAL(weak));
+    gc_push_root(vm, strong);
+    uint32_t want = t->live * 2;
+    table_resize(vm, t, want < 8 ? 8 : want);
+    gc_pop_roots(vm, 2);
+    return index_free_slot(t, h);
 }
 
 // Append a new entry (the key is known to be absent) and register its weak slot. [slot] is
 // the index position table_find chose (NO_SLOT: probe again); it is stale after a resize.
-static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uint64_t h,
-                         uint32_t slot) {
+// Inline: it is the tail of every insertion, and growing is out of line.
+static inline __attribute__((always_inline)) void table_insert(WkVM *vm, ObjWeakTable *t,
+                                                               Obj *weak, Value strong,
+                                                               uint64_t h, uint32_t slot) {
     if (t->used == t->cap) {
-        // the resize may collect: keep the new entry's objects alive meanwhile
-        gc_push_root(vm, OBJ_VAL(weak));
-        gc_push_root(vm, strong);
-        uint32_t want = t->live * 2;
-        table_resize(vm, t, want < 8 ? 8 : want);
-        gc_pop_roots(vm, 2);
-        slot = NO_SLOT;
-    }
-    if (slot == NO_SLOT) {
+        slot = table_grow(vm, t, weak, strong, h);
+    } else if (slot == NO_SLOT) {
         slot = index_free_slot(t, h);
     }
     uint32_t n = t->used++;
@@ -1088,7 +1121,7 @@ static void table_insert(WkVM *vm, ObjWeakTable *t, Obj *weak, Value strong, uin
     e->strong = strong;
     e->weak = weak;
     e->hash = h;
-    e->pad = 0;
+    e->ipos = slot;
     e->slot = weak_slot_add(vm, weak, &t->obj, n, WEAK_SLOT_OTHER);
     t->index[slot] = (int32_t)n;
     t->live++;
@@ -1105,6 +1138,7 @@ static void table_remove_at(WkVM *vm, ObjWeakTable *t, int32_t n) {
     weak_slot_remove(vm, e->weak, e->slot);
     e->weak = NULL;
     e->strong = NONE_VAL;
+    t->index[e->ipos] = IX_DEAD;
     t->live--;
     t->version++;
     t->mutations++;
@@ -1159,19 +1193,81 @@ static inline bool key_hash(WkVM *vm, ObjWeakTable *t, Value key, uint64_t *h) {
     return key_hash_slow(vm, t, key, h);
 }
 
+// The common key of a weakly keyed table: an instance whose class defines neither __hash__ nor
+// __eq__. Such a key equals only itself unless another key of the same hash says otherwise by
+// its own __eq__, so a probe compares pointers and leaves that rare case to table_find.
+static inline bool identity_key(ObjWeakTable *t, Value key) {
+    if (!IS_OBJ(key) || (t->obj.flags & WT_VALUES)) {
+        return false;
+    }
+    Obj *o = AS_OBJ(key);
+    return o->type == OBJ_INSTANCE &&
+           !(((ObjInstance *)o)->klass->dunders & (CLASS_D_HASH | CLASS_D_EQ));
+}
+
+// table_find for an identity_key [key] of hash [h], without __eq__: false when an entry of the
+// same hash is another object (only table_find may answer then); else *out and *free as there.
+static inline bool table_find_identity(ObjWeakTable *t, Obj *key, uint64_t h, int32_t *out,
+                                       uint32_t *free) {
+    *out = -1;
+    *free = NO_SLOT;
+    if (t->mask == 0) {
+        return true;
+    }
+    uint32_t mask = t->mask;
+    uint64_t perturb = h;
+    for (uint32_t i = (uint32_t)h & mask;; i = probe_next(i, &perturb, mask)) {
+        int32_t n = t->index[i];
+        if (n < 0) {
+            if (*free == NO_SLOT) {
+                *free = i;
+            }
+            if (n == IX_FREE) {
+                return true;
+            }
+            continue;
+        }
+        WeakEntry *e = &t->entries[n];
+        if (e->hash == h) {
+            if (e->weak != key) {
+                return false;
+            }
+            *out = n;
+            return true;
+        }
+    }
+}
+
+// key_find's general case, out of line so that the inline fast path stays small.
+static __attribute__((noinline)) bool key_find_slow(WkVM *vm, ObjWeakTable *t, Value key,
+                                                    uint64_t *h, int32_t *n, uint32_t *free) {
+    return key_hash(vm, t, key, h) && table_find(vm, t, key, *h, n, free);
+}
+
+// table_find for [key], whose hash it puts in *h (TypeError when unhashable or, as a weak
+// key, not weakrefable). Inline, the common case only: an identity_key, found by pointer.
+static inline __attribute__((always_inline)) bool key_find(WkVM *vm, ObjWeakTable *t, Value key,
+                                                          uint64_t *h, int32_t *n,
+                                                          uint32_t *free) {
+    if (identity_key(t, key)) {
+        *h = identity_hash(AS_OBJ(key));
+        if (table_find_identity(t, AS_OBJ(key), *h, n, free)) {
+            return true;
+        }
+    }
+    return key_find_slow(vm, t, key, h, n, free);
+}
+
 // t[key] = value for any kind ([value] ignored by WeakSet). Replaces in place (a new slot
 // when a WeakValueDictionary's value changes). One probe finds the key or its insert position.
 static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
-    uint64_t h;
     if ((t->obj.flags & WT_VALUES) && !check_weakrefable(vm, value)) {
         return false;
     }
-    if (!key_hash(vm, t, key, &h)) {
-        return false;
-    }
+    uint64_t h;
     int32_t n;
     uint32_t slot;
-    if (!table_find(vm, t, key, h, &n, &slot)) {
+    if (!key_find(vm, t, key, &h, &n, &slot)) {
         return false;
     }
     if (t->obj.flags & WT_VALUES) {
@@ -1197,6 +1293,27 @@ static bool table_set(WkVM *vm, ObjWeakTable *t, Value key, Value value) {
     return true;
 }
 
+// table_set for the item protocols (add, t[k] = v): an identity_key is found or inserted
+// inline, without a call; the rest goes to table_set.
+static inline __attribute__((always_inline)) bool table_set_item(WkVM *vm, ObjWeakTable *t,
+                                                                 Value key, Value value) {
+    int32_t n;
+    uint32_t slot;
+    if (identity_key(t, key)) {
+        uint64_t h = identity_hash(AS_OBJ(key));
+        if (table_find_identity(t, AS_OBJ(key), h, &n, &slot)) {
+            Value strong = (t->obj.flags & WT_SET) ? NONE_VAL : value;
+            if (n >= 0) {
+                t->entries[n].strong = strong;
+            } else {
+                table_insert(vm, t, AS_OBJ(key), strong, h, slot);
+            }
+            return true;
+        }
+    }
+    return table_set(vm, t, key, value);
+}
+
 // Look up [key]: *n is the entry or -1. Unweakrefable keys of weak-keyed tables are absent
 // when [lenient] (`in`), a TypeError otherwise.
 static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int32_t *n) {
@@ -1205,11 +1322,21 @@ static bool table_lookup(WkVM *vm, ObjWeakTable *t, Value key, bool lenient, int
         return lenient ? true : check_weakrefable(vm, key);
     }
     uint64_t h;
-    if (!key_hash(vm, t, key, &h)) {
-        return false;
-    }
     uint32_t slot;
-    return table_find(vm, t, key, h, n, &slot);
+    return key_find(vm, t, key, &h, n, &slot);
+}
+
+// table_lookup for the item protocols (`[]`, `in`, `del`, discard): an identity_key is found
+// inline, without a call.
+static inline __attribute__((always_inline)) bool table_lookup_item(WkVM *vm, ObjWeakTable *t,
+                                                                    Value key, bool lenient,
+                                                                    int32_t *n) {
+    uint32_t slot;
+    if (identity_key(t, key) &&
+        table_find_identity(t, AS_OBJ(key), identity_hash(AS_OBJ(key)), n, &slot)) {
+        return true;
+    }
+    return table_lookup(vm, t, key, lenient, n);
 }
 
 // ---- Weak tables: holder hooks ---------------------------------------------------------------
@@ -1240,7 +1367,11 @@ static WeakClearAction table_cleared(UNUSED WkVM *vm, Obj *holder, uint32_t inde
     e->strong = NONE_VAL;
     t->live--;
     t->mutations++;
-    return holder_dying ? WEAK_CLEAR_NONE : WEAK_CLEAR_PURGED;
+    if (holder_dying) {
+        return WEAK_CLEAR_NONE; // freed after the sweep: its index no longer matters
+    }
+    t->index[e->ipos] = IX_DEAD;
+    return WEAK_CLEAR_PURGED;
 }
 
 static void table_ephemerons(WkVM *vm, Obj *holder, WeakEphemeronVisit visit) {
@@ -1572,7 +1703,7 @@ NATIVE(wdict_update) {
 // t[key] of a weak dictionary; KeyError when missing.
 static bool wdict_get_item(WkVM *vm, ObjWeakTable *t, Value key, Value *out) {
     int32_t n;
-    if (!table_lookup(vm, t, key, false, &n)) {
+    if (!table_lookup_item(vm, t, key, false, &n)) {
         return false;
     }
     if (n < 0) {
@@ -1586,7 +1717,7 @@ static bool wdict_get_item(WkVM *vm, ObjWeakTable *t, Value key, Value *out) {
 // del t[key] of a weak dictionary; KeyError when missing.
 static bool wdict_del_item(WkVM *vm, ObjWeakTable *t, Value key) {
     int32_t n;
-    if (!table_lookup(vm, t, key, false, &n)) {
+    if (!table_lookup_item(vm, t, key, false, &n)) {
         return false;
     }
     if (n < 0) {
@@ -1599,7 +1730,7 @@ static bool wdict_del_item(WkVM *vm, ObjWeakTable *t, Value key) {
 // key in t, for every kind: False for unweakrefable keys of weakly keyed tables.
 static bool table_contains(WkVM *vm, ObjWeakTable *t, Value key, bool *out) {
     int32_t n;
-    if (!table_lookup(vm, t, key, true, &n)) {
+    if (!table_lookup_item(vm, t, key, true, &n)) {
         return false;
     }
     *out = n >= 0;
@@ -1614,7 +1745,7 @@ NATIVE(wdict_getitem) {
 NATIVE(wdict_setitem) {
     SELF(DICTS);
     *result = NONE_VAL;
-    return table_set(vm, t, args[1], args[2]);
+    return table_set_item(vm, t, args[1], args[2]);
 }
 
 NATIVE(wdict_delitem) {
@@ -1847,7 +1978,7 @@ NATIVE(wset_init) {
 NATIVE(wset_add) {
     SELF(WT_SET);
     *result = NONE_VAL;
-    return table_set(vm, t, args[1], NONE_VAL);
+    return table_set_item(vm, t, args[1], NONE_VAL);
 }
 
 NATIVE(wset_contains) {
@@ -1861,7 +1992,7 @@ NATIVE(wset_contains) {
 NATIVE(wset_discard) {
     SELF(WT_SET);
     int32_t n;
-    if (!table_lookup(vm, t, args[1], false, &n)) {
+    if (!table_lookup_item(vm, t, args[1], false, &n)) {
         return false;
     }
     if (n >= 0) {
@@ -2313,7 +2444,7 @@ bool mod_weakref_getitem(WkVM *vm, Value obj, Value key, Value *out) {
 }
 
 bool mod_weakref_setitem(WkVM *vm, Value obj, Value key, Value value) {
-    return table_set(vm, as_table(obj), key, value);
+    return table_set_item(vm, as_table(obj), key, value);
 }
 
 bool mod_weakref_delitem(WkVM *vm, Value obj, Value key) {
