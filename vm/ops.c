@@ -1677,26 +1677,28 @@ bool ops_getitem(WkVM *vm, Value obj, Value key, Value *out) {
     return exc_raise(vm, vm->cls.TypeError, "'%s' object is not subscriptable", tname(vm, obj));
 }
 
-// A weak container (or an iterator over one: mod_weakref_item_native tells them apart).
-static inline bool is_weak_table(Value v) {
-    return IS_KIND(v, OBJ_WEAKDICT) || IS_KIND(v, OBJ_WEAKSET);
-}
-
 bool ops_setitem(WkVM *vm, Value obj, Value key, Value v) {
     if (IS_KIND(obj, OBJ_PROXY)) {
         THROUGH_PROXIES(&obj, NULL, ops_setitem(vm, obj, key, v));
     }
-    if (!sequence_key(vm, obj, &key)) {
-        return false;
-    }
-    if (IS_LIST(obj)) {
-        return list_setitem(vm, AS_LIST(obj), key, v);
-    }
-    if (IS_DICT(obj)) {
-        return dict_set(vm, AS_DICT(obj), key, v);
-    }
-    if (is_weak_table(obj) && mod_weakref_item_native(vm, obj, MOD_WEAKREF_SETITEM)) {
-        return mod_weakref_setitem(vm, obj, key, v);
+    if (IS_OBJ(obj)) {
+        switch (OBJ_TYPE(obj)) {
+        case OBJ_LIST:
+            return sequence_key(vm, obj, &key) && list_setitem(vm, AS_LIST(obj), key, v);
+        case OBJ_DICT:
+            return dict_set(vm, AS_DICT(obj), key, v);
+        case OBJ_WEAKDICT:
+        case OBJ_WEAKSET:
+            if (mod_weakref_item_native(vm, obj, MOD_WEAKREF_SETITEM)) {
+                return mod_weakref_setitem(vm, obj, key, v);
+            }
+            break;
+        default:
+            if (!sequence_key(vm, obj, &key)) { // tuples, strs, ranges: __index__ then refused
+                return false;
+            }
+            break;
+        }
     }
     Value *d = find_dunder(vm, obj, CLASS_D_SETITEM, vm->names.__setitem__);
     if (d != NULL) {
@@ -1709,17 +1711,24 @@ bool ops_setitem(WkVM *vm, Value obj, Value key, Value v) {
 }
 
 bool ops_delitem(WkVM *vm, Value obj, Value key) {
-    if (!sequence_key(vm, obj, &key)) {
-        return false;
-    }
-    if (IS_LIST(obj)) {
-        return list_delitem(vm, AS_LIST(obj), key);
-    }
-    if (IS_DICT(obj)) {
-        return dict_delitem(vm, AS_DICT(obj), key);
-    }
-    if (is_weak_table(obj) && mod_weakref_item_native(vm, obj, MOD_WEAKREF_DELITEM)) {
-        return mod_weakref_delitem(vm, obj, key);
+    if (IS_OBJ(obj)) {
+        switch (OBJ_TYPE(obj)) {
+        case OBJ_LIST:
+            return sequence_key(vm, obj, &key) && list_delitem(vm, AS_LIST(obj), key);
+        case OBJ_DICT:
+            return dict_delitem(vm, AS_DICT(obj), key);
+        case OBJ_WEAKDICT:
+        case OBJ_WEAKSET:
+            if (mod_weakref_item_native(vm, obj, MOD_WEAKREF_DELITEM)) {
+                return mod_weakref_delitem(vm, obj, key);
+            }
+            break;
+        default:
+            if (!sequence_key(vm, obj, &key)) {
+                return false;
+            }
+            break;
+        }
     }
     Value *d = find_dunder(vm, obj, CLASS_D_DELITEM, vm->names.__delitem__);
     if (d != NULL) {
