@@ -95,21 +95,28 @@ void gc_mark_value(WkVM *vm, Value v);
 void gc_mark_object(WkVM *vm, Obj *o);
 
 // Kinds that refer to nothing: marking one sets its bit and never queues it for tracing.
+// Objects of other kinds that refer to nothing carry OBJ_FLAG_LEAF (vm/object.h).
 #define GC_LEAF_KINDS ((1u << OBJ_STR) | (1u << OBJ_RANGE))
+
+// True when marking [o] need not queue it: it refers to nothing (a leaf kind, or the kind set
+// OBJ_FLAG_LEAF), and it was never weakly referenced (the ephemeron pass hooks the popping of
+// weakly referenced objects).
+static inline bool gc_is_leaf(const Obj *o) {
+    return (((GC_LEAF_KINDS >> o->type) & 1u) || (o->flags & OBJ_FLAG_LEAF)) && o->weakly == 0;
+}
 
 // Grow the gray stack of [gc] by at least one entry (aborts when the C heap is exhausted).
 void gc_gray_grow(GcState *gc);
 
 // Mark [o] (NULL allowed) in [gc]: gc_mark_object's body, inline for the collector's own loops
 // and the trace functions of vm/object.c (which see GcState through vm/vm.h; the mark bits are
-// still read and written only by this gc/ code). A leaf kind is not queued unless it was ever
-// weakly referenced: the ephemeron pass hooks the popping of weakly referenced objects.
+// still read and written only by this gc/ code). A leaf (gc_is_leaf) is not queued.
 static inline void gc_mark_in(GcState *gc, Obj *o) {
     if (o == NULL || o->marked == gc->epoch) {
         return;
     }
     o->marked = gc->epoch;
-    if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+    if (gc_is_leaf(o)) {
         return;
     }
     if (gc->gray_count == gc->gray_capacity) {
@@ -141,7 +148,7 @@ static inline void gc_mark_values_in(GcState *gc, const Value *items, size_t n) 
             continue;
         }
         o->marked = epoch;
-        if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+        if (gc_is_leaf(o)) {
             continue;
         }
         if (count == capacity) {

@@ -47,10 +47,16 @@ struct Obj {
     uint8_t type;     // ObjType
     uint8_t marked;   // gc/ only
     uint8_t weakly;   // gc/weak.c only: set once the object has ever been weakly referenced
-    uint8_t flags;    // free for the kind's own use
+    uint8_t flags;    // free for the kind's own use, except OBJ_FLAG_LEAF
     uint32_t aux;     // free for the kind's own use, except in instances (OBJ_INSTANCE),
                       // where gc/weak.c keeps the index of their side-table entry
 };
+
+// Obj.flags bit a kind sets on an object that refers to nothing strongly (a basic weakref):
+// marking it then only sets its mark, and the collector (gc/, which reads the bit and never
+// writes it) does not queue it for tracing. Kinds keep their own flags below this bit, and
+// the bit stays set only while object_trace would mark nothing through the object.
+#define OBJ_FLAG_LEAF 0x80
 
 #define OBJ_TYPE(v) (AS_OBJ(v)->type)
 #define IS_KIND(v, k) (IS_OBJ(v) && OBJ_TYPE(v) == (k))
