@@ -785,7 +785,7 @@ static void queue_push(WeakState *ws, QueueItem item) {
 
 // The holder of [s] forgets its dying referent. Returns true with [*item] filled when a
 // callback or finalizer must be queued.
-static bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
+static inline bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
     WeakState *ws = vm->weak;
     const WeakHolderOps *ops = ws->ops[s.holder->type];
     if (ops == NULL || ops->cleared == NULL) {
@@ -849,6 +849,17 @@ void weak_prefetch_clear(WkVM *vm, Obj *o) {
 
 void weak_clear_object(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
+    if (direct_kind(o)) {
+        // an instance (the common case): its entry is at aux, and freed there, no hashing
+        if (o->aux == 0) {
+            return;
+        }
+        SideEntry *e = &ws->direct[o->aux - 1];
+        clear_object(vm, e);
+        slots_release(e);
+        direct_delete(ws, e);
+        return;
+    }
     SideEntry *e = side_find(ws, o);
     if (e == NULL) {
         return;
