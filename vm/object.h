@@ -339,8 +339,11 @@ typedef struct {
 // traced.
 void object_trace(WkVM *vm, Obj *o);
 
-// Free [o]'s memory and what it owns (gc calls this in the sweep).
+// Free [o]'s memory and what it owns (gc_free_all).
 void object_free(WkVM *vm, Obj *o);
+// Free what [o] owns besides its own block, and return that block's size: the sweep frees the
+// block itself (its inline path for the pool).
+size_t object_free_contents(WkVM *vm, Obj *o);
 
 // The name of [type] for messages ("list"), for built-in kinds.
 const char *object_kind_name(ObjType type);
