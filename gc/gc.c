@@ -338,6 +338,13 @@ void gc_free_object(WkVM *vm, Obj *o, size_t size) {
     block_free(vm, o, size);
 }
 
+// The header flags a new object starts with: OBJ_FLAG_LEAF for the kinds that never refer to
+// anything, so that marking tests one bit whatever the kind (gc_is_leaf).
+static const uint8_t new_flags[OBJ_KIND_COUNT] = {
+    [OBJ_STR] = OBJ_FLAG_LEAF,
+    [OBJ_RANGE] = OBJ_FLAG_LEAF,
+};
+
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
     maybe_collect(vm, size);
     Obj *o = block_alloc(vm, size);
@@ -350,6 +357,7 @@ Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
     }
     memset(o, 0, sizeof(Obj));
     o->type = (uint8_t)type;
+    o->flags = new_flags[type];
     GcState *gc = &vm->gc;
     if (gc->order_count == gc->order_capacity) {
         order_grow(gc);

@@ -94,15 +94,12 @@ void gc_pop_roots(WkVM *vm, int n);
 void gc_mark_value(WkVM *vm, Value v);
 void gc_mark_object(WkVM *vm, Obj *o);
 
-// Kinds that refer to nothing: marking one sets its bit and never queues it for tracing.
-// Objects of other kinds that refer to nothing carry OBJ_FLAG_LEAF (vm/object.h).
-#define GC_LEAF_KINDS ((1u << OBJ_STR) | (1u << OBJ_RANGE))
-
-// True when marking [o] need not queue it: it refers to nothing (a leaf kind, or the kind set
-// OBJ_FLAG_LEAF), and it was never weakly referenced (the ephemeron pass hooks the popping of
-// weakly referenced objects).
+// True when marking [o] need not queue it: it refers to nothing (OBJ_FLAG_LEAF, vm/object.h:
+// gc_alloc_object sets it on every str and range, other kinds on such objects of theirs), and
+// it was never weakly referenced (the ephemeron pass hooks the popping of weakly referenced
+// objects).
 static inline bool gc_is_leaf(const Obj *o) {
-    return (((GC_LEAF_KINDS >> o->type) & 1u) || (o->flags & OBJ_FLAG_LEAF)) && o->weakly == 0;
+    return (o->flags & OBJ_FLAG_LEAF) && o->weakly == 0;
 }
 
 // Grow the gray stack of [gc] by at least one entry (aborts when the C heap is exhausted).

@@ -52,10 +52,11 @@ struct Obj {
                       // where gc/weak.c keeps the index of their side-table entry
 };
 
-// Obj.flags bit a kind sets on an object that refers to nothing strongly (a basic weakref):
-// marking it then only sets its mark, and the collector (gc/, which reads the bit and never
-// writes it) does not queue it for tracing. Kinds keep their own flags below this bit, and
-// the bit stays set only while object_trace would mark nothing through the object.
+// Obj.flags bit of an object that refers to nothing strongly: marking it then only sets its
+// mark, and the collector (gc/) does not queue it for tracing. gc_alloc_object sets it for the
+// kinds that never refer to anything (str, range); other kinds set it on such objects
+// themselves (a basic weakref). Kinds keep their own flags below this bit, never clear it on
+// str and range, and keep it set only while object_trace would mark nothing through the object.
 #define OBJ_FLAG_LEAF 0x80
 
 #define OBJ_TYPE(v) (AS_OBJ(v)->type)
