@@ -803,21 +803,11 @@ static inline bool clear_slot(WkVM *vm, WeakSlot s, QueueItem *item) {
     return false;
 }
 
-// Every holder of the dying [e->obj] forgets it; then its callbacks are queued newest first.
-// One slot (a lone ref, a single container entry) is the common case: no batch, no sort.
-static void clear_object(WkVM *vm, SideEntry *e) {
+// clear_object for [n] > 1 [slots]: every holder forgets the dying object, then the callbacks
+// are queued newest first. Out of line, so that the one-slot path saves no registers for it.
+static __attribute__((noinline)) void clear_slots(WkVM *vm, WeakSlot *slots, uint32_t n) {
     WeakState *ws = vm->weak;
-    uint32_t n = e->count;
-    WeakSlot *slots = slots_of(e);
-    ws->stats.slots_cleared += n;
     QueueItem item;
-    if (n == 1) {
-        if (clear_slot(vm, slots[0], &item)) {
-            queue_push(ws, item);
-            update_ready(vm);
-        }
-        return;
-    }
     ws->batch_count = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (clear_slot(vm, slots[i], &item)) {
@@ -832,6 +822,24 @@ static void clear_object(WkVM *vm, SideEntry *e) {
         queue_push(ws, ws->batch[i]);
     }
     if (ws->batch_count > 0) {
+        update_ready(vm);
+    }
+}
+
+// Every holder of the dying [e->obj] forgets it; then its callbacks are queued newest first.
+// One slot (a lone ref, a single container entry) is the common case: no batch, no sort.
+static inline void clear_object(WkVM *vm, SideEntry *e) {
+    WeakState *ws = vm->weak;
+    uint32_t n = e->count;
+    WeakSlot *slots = slots_of(e);
+    ws->stats.slots_cleared += n;
+    if (n != 1) {
+        clear_slots(vm, slots, n);
+        return;
+    }
+    QueueItem item;
+    if (clear_slot(vm, slots[0], &item)) {
+        queue_push(ws, item);
         update_ready(vm);
     }
 }
