@@ -312,7 +312,7 @@ static inline void *block_alloc(WkVM *vm, size_t size) {
 }
 
 // Return a block of [size] bytes to its page (or to malloc when it is large).
-static void block_free(WkVM *vm, void *ptr, size_t size) {
+static inline void block_free(WkVM *vm, void *ptr, size_t size) {
     int cls = vm->gc.use_pool ? size_class(size) : -1;
     if (cls < 0) {
         free(ptr);
@@ -326,14 +326,28 @@ static void block_free(WkVM *vm, void *ptr, size_t size) {
     vm->gc.pool[cls].free_in_pages++;
 }
 
+// The sweep frees dying [o]: what it owns, then its block (inline: the sweep's hot path).
+static inline void sweep_free(WkVM *vm, Obj *o) {
+    size_t size = object_free_contents(vm, o);
+    vm->gc.bytes_allocated -= size;
+    block_free(vm, o, size);
+}
+
 void gc_free_object(WkVM *vm, Obj *o, size_t size) {
     vm->gc.bytes_allocated -= size;
     block_free(vm, o, size);
 }
 
+// The header flags a new object starts with: OBJ_FLAG_LEAF for the kinds that never refer to
+// anything, so that marking tests one bit whatever the kind (gc_is_leaf).
+static const uint8_t new_flags[OBJ_KIND_COUNT] = {
+    [OBJ_STR] = OBJ_FLAG_LEAF,
+    [OBJ_RANGE] = OBJ_FLAG_LEAF,
+};
+
 // Put new object [o] of [size] bytes and kind [type] on the books: header, order ring, bytes.
 static inline Obj *adopt(GcState *gc, Obj *o, size_t size, ObjType type) {
-    *o = (Obj){.type = (uint8_t)type}; // one store: the header is 8 bytes
+    *o = (Obj){.type = (uint8_t)type, .flags = new_flags[type]}; // one store: 8 bytes
     gc->order[(gc->order_head + gc->order_count++) & (gc->order_capacity - 1)] = o;
     gc->bytes_allocated += size;
     gc->allocations_since++;
@@ -518,8 +532,8 @@ typedef struct {
 } Sweep;
 
 // Start fetching what the sweep will read of [o] in a few objects' time: past the header's
-// line when it dies (object_free reads its fields), and its side-table bucket when it was ever
-// weakly referenced. [o]'s header was prefetched earlier.
+// line when it dies (object_free_contents reads its fields), and its side-table bucket when it
+// was ever weakly referenced. [o]'s header was prefetched earlier.
 static inline void sweep_ahead(WkVM *vm, Obj *o) {
     if (o->marked != vm->gc.epoch) {
         __builtin_prefetch((char *)o + 48);
@@ -545,7 +559,7 @@ static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
         }
         gc->dying_weak[sw->dying_weak++] = o;
     } else {
-        object_free(vm, o);
+        sweep_free(vm, o);
     }
     return false;
 }
@@ -592,7 +606,7 @@ static size_t sweep(WkVM *vm) {
         if (d + SWEEP_PREFETCH < sw.dying_weak) {
             __builtin_prefetch(gc->dying_weak[d + SWEEP_PREFETCH]);
         }
-        object_free(vm, gc->dying_weak[d]);
+        sweep_free(vm, gc->dying_weak[d]);
     }
     size_t live = n - keep;
     gc->order_head = (head + keep) & mask;

@@ -119,22 +119,26 @@ static inline void gc_pop_roots_in(GcState *gc, int n) {
 void gc_mark_value(WkVM *vm, Value v);
 void gc_mark_object(WkVM *vm, Obj *o);
 
-// Kinds that refer to nothing: marking one sets its bit and never queues it for tracing.
-#define GC_LEAF_KINDS ((1u << OBJ_STR) | (1u << OBJ_RANGE))
+// True when marking [o] need not queue it: it refers to nothing (OBJ_FLAG_LEAF, vm/object.h:
+// gc_alloc_object sets it on every str and range, other kinds on such objects of theirs), and
+// it was never weakly referenced (the ephemeron pass hooks the popping of weakly referenced
+// objects).
+static inline bool gc_is_leaf(const Obj *o) {
+    return (o->flags & OBJ_FLAG_LEAF) && o->weakly == 0;
+}
 
 // Grow the gray stack of [gc] by at least one entry (aborts when the C heap is exhausted).
 void gc_gray_grow(GcState *gc);
 
 // Mark [o] (NULL allowed) in [gc]: gc_mark_object's body, inline for the collector's own loops
 // and the trace functions of vm/object.c (which see GcState through vm/vm.h; the mark bits are
-// still read and written only by this gc/ code). A leaf kind is not queued unless it was ever
-// weakly referenced: the ephemeron pass hooks the popping of weakly referenced objects.
+// still read and written only by this gc/ code). A leaf (gc_is_leaf) is not queued.
 static inline void gc_mark_in(GcState *gc, Obj *o) {
     if (o == NULL || o->marked == gc->epoch) {
         return;
     }
     o->marked = gc->epoch;
-    if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+    if (gc_is_leaf(o)) {
         return;
     }
     if (gc->gray_count == gc->gray_capacity) {
@@ -166,7 +170,7 @@ static inline void gc_mark_values_in(GcState *gc, const Value *items, size_t n) 
             continue;
         }
         o->marked = epoch;
-        if (((GC_LEAF_KINDS >> o->type) & 1u) && o->weakly == 0) {
+        if (gc_is_leaf(o)) {
             continue;
         }
         if (count == capacity) {

@@ -690,7 +690,7 @@ static void eph_visit(WkVM *vm, Obj *key, Value value) {
         return;
     }
     if (!gc_is_dying_in(&vm->gc, key)) {
-        gc_mark_value(vm, value);
+        gc_mark_value_in(&vm->gc, value);
         return;
     }
     WeakState *ws = vm->weak;
@@ -716,7 +716,7 @@ static void eph_visit(WkVM *vm, Obj *key, Value value) {
 static void release_pending(WkVM *vm, int32_t *head) {
     WeakState *ws = vm->weak;
     for (int32_t n = *head; n >= 0; n = ws->pending[n].next) {
-        gc_mark_object(vm, ws->pending[n].value);
+        gc_mark_in(&vm->gc, ws->pending[n].value);
     }
     *head = -1;
 }

@@ -252,7 +252,7 @@ static bool make_ref(WkVM *vm, Value target, Value callback, ObjClass *klass, bo
     ObjWeakRef *r = NULL;
     if (basic) {
         r = (ObjWeakRef *)gc_alloc_object(vm, sizeof(ObjWeakRef), type);
-        r->obj.flags = WR_BASIC;
+        r->obj.flags = WR_BASIC | OBJ_FLAG_LEAF; // the plain layout holds nothing strongly
     } else {
         r = (ObjWeakRef *)gc_alloc_object(vm, sizeof(ObjWeakRefEx), type);
         ObjWeakRefEx *x = (ObjWeakRefEx *)r;

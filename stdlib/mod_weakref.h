@@ -11,7 +11,8 @@
 
 // ---- The ref layout ----------------------------------------------------------------------------
 
-// OBJ_WEAKREF and OBJ_PROXY: header flags.
+// OBJ_WEAKREF and OBJ_PROXY: header flags. The plain layout (no WR_EXT) also carries
+// OBJ_FLAG_LEAF (vm/object.h): it holds nothing strongly, so marking never queues it.
 enum {
     WR_EXT = 0x01,      // the larger layout of mod_weakref.c (callback, class, fields, WeakMethod)
     WR_HASHED = 0x02,   // [hash] is valid

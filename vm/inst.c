@@ -131,14 +131,9 @@ bool inst_delete(WkVM *vm, ObjInstance *o, ObjStr *name, bool *found) {
     return dict_delete(vm, d, OBJ_VAL(name), found);
 }
 
+// Marks through the collector's inline path (gc_mark_in), as vm/object.c's trace functions do.
 void inst_trace(WkVM *vm, ObjInstance *o) {
-    gc_mark_object(vm, (Obj *)o->klass);
-    gc_mark_object(vm, (Obj *)o->fields);
-    for (uint32_t i = 0; i < o->nvalues; i++) {
-        gc_mark_value(vm, o->values[i]);
-    }
-}
-
-size_t inst_size(const ObjInstance *o) {
-    return sizeof(ObjInstance) + sizeof(Value) * o->capacity;
+    gc_mark_in(&vm->gc, (Obj *)o->klass);
+    gc_mark_in(&vm->gc, (Obj *)o->fields);
+    gc_mark_values_in(&vm->gc, o->values, o->nvalues);
 }

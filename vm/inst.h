@@ -21,8 +21,10 @@ void inst_set(WkVM *vm, ObjInstance *o, ObjStr *name, Value v);
 WK_NODISCARD bool inst_delete(WkVM *vm, ObjInstance *o, ObjStr *name, bool *found);
 // The instance's attribute dict (o.__dict__), moving [o] to dict mode (may allocate).
 ObjDict *inst_dict(WkVM *vm, ObjInstance *o);
-// Mark what [o] holds; the block size of [o] (for the sweep).
+// Mark what [o] holds; the block size of [o] (for the sweep, inline there).
 void inst_trace(WkVM *vm, ObjInstance *o);
-size_t inst_size(const ObjInstance *o);
+static inline size_t inst_size(const ObjInstance *o) {
+    return sizeof(ObjInstance) + sizeof(Value) * o->capacity;
+}
 
 #endif

@@ -208,8 +208,7 @@ static void free_code(WkVM *vm, ObjCode *c) {
     free(c->cache);
 }
 
-// Free what [o] owns besides its own block; return the size of that block.
-static size_t free_contents(WkVM *vm, Obj *o) {
+size_t object_free_contents(WkVM *vm, Obj *o) {
     switch ((ObjType)o->type) {
     case OBJ_STR:
         return sizeof(ObjStr) + ((ObjStr *)o)->size + 1;
@@ -279,7 +278,7 @@ static size_t free_contents(WkVM *vm, Obj *o) {
 }
 
 void object_free(WkVM *vm, Obj *o) {
-    size_t size = free_contents(vm, o);
+    size_t size = object_free_contents(vm, o);
     gc_free_object(vm, o, size);
 }
 

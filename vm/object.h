@@ -47,10 +47,17 @@ struct Obj {
     uint8_t type;     // ObjType
     uint8_t marked;   // gc/ only
     uint8_t weakly;   // gc/weak.c only: set once the object has ever been weakly referenced
-    uint8_t flags;    // free for the kind's own use
+    uint8_t flags;    // free for the kind's own use, except OBJ_FLAG_LEAF
     uint32_t aux;     // free for the kind's own use, except in instances (OBJ_INSTANCE),
                       // where gc/weak.c keeps the index of their side-table entry
 };
+
+// Obj.flags bit of an object that refers to nothing strongly: marking it then only sets its
+// mark, and the collector (gc/) does not queue it for tracing. gc_alloc_object sets it for the
+// kinds that never refer to anything (str, range); other kinds set it on such objects
+// themselves (a basic weakref). Kinds keep their own flags below this bit, never clear it on
+// str and range, and keep it set only while object_trace would mark nothing through the object.
+#define OBJ_FLAG_LEAF 0x80
 
 #define OBJ_TYPE(v) (AS_OBJ(v)->type)
 #define IS_KIND(v, k) (IS_OBJ(v) && OBJ_TYPE(v) == (k))
@@ -333,8 +340,11 @@ typedef struct {
 // traced.
 void object_trace(WkVM *vm, Obj *o);
 
-// Free [o]'s memory and what it owns (gc calls this in the sweep).
+// Free [o]'s memory and what it owns (gc_free_all).
 void object_free(WkVM *vm, Obj *o);
+// Free what [o] owns besides its own block, and return that block's size: the sweep frees the
+// block itself (its inline path for the pool).
+size_t object_free_contents(WkVM *vm, Obj *o);
 
 // The name of [type] for messages ("list"), for built-in kinds.
 const char *object_kind_name(ObjType type);

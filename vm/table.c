@@ -350,8 +350,8 @@ void table_mark(WkVM *vm, Table *t) {
     for (uint32_t i = 0; i < t->used; i++) {
         TableEntry *e = &t->entries[i];
         if (!IS_EMPTY(e->key)) {
-            gc_mark_value(vm, e->key);
-            gc_mark_value(vm, e->value);
+            gc_mark_value_in(&vm->gc, e->key);
+            gc_mark_value_in(&vm->gc, e->value);
         }
     }
 }
