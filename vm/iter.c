@@ -407,6 +407,16 @@ bool iter_next(WkVM *vm, ObjIter *it, Value *out, bool *done) {
         return true;
     }
     switch ((IterKind)it->kind) {
+    case ITER_LIST: {
+        ObjList *l = AS_LIST(it->source);
+        if (it->index >= (int64_t)l->count) {
+            it->index = ITER_DONE;
+            *done = true;
+            return true;
+        }
+        *out = l->items[it->index++];
+        return true;
+    }
     case ITER_SEQ: {
         Value src = it->source;
         if (!IS_LIST(src) && !IS_TUPLE(src)) {
@@ -423,9 +433,11 @@ bool iter_next(WkVM *vm, ObjIter *it, Value *out, bool *done) {
     case ITER_STR:
         return next_str(vm, it, out, done);
     case ITER_RANGE: {
+        // The range stays: the dispatch loop's fast path reads it without a check.
         ObjRange *r = (ObjRange *)AS_OBJ(it->source);
         if (it->index >= r->length) {
-            return finish(it, done);
+            *done = true;
+            return true;
         }
         *out = INT_VAL(range_at(r, it->index));
         it->index++;
@@ -473,6 +485,8 @@ const char *iter_type_name(ObjIter *it) {
     switch ((IterKind)it->kind) {
     case ITER_SEQ:
         return IS_TUPLE(it->source) ? "tuple_iterator" : "list_iterator";
+    case ITER_LIST:
+        return "list_iterator";
     case ITER_STR:
         return IS_STR(it->source) && !AS_STR(it->source)->ascii ? "str_iterator"
                                                                  : "str_ascii_iterator";

@@ -1754,6 +1754,8 @@ bool ops_iter(WkVM *vm, Value obj, Value *out) {
     if (IS_OBJ(obj)) {
         switch (OBJ_TYPE(obj)) {
         case OBJ_LIST:
+            *out = OBJ_VAL(iter_new(vm, ITER_LIST, obj));
+            return true;
         case OBJ_TUPLE:
             *out = OBJ_VAL(iter_new(vm, ITER_SEQ, obj));
             return true;

@@ -2419,13 +2419,13 @@ generic_compare : {
                 ip = fr->code->code + arg;
                 NEXT();
             }
-            if (x->kind == ITER_SEQ && IS_LIST(x->source)) {
+            if (x->kind == ITER_LIST) {
                 ObjList *l = AS_LIST(x->source);
                 if (x->index < (int64_t)l->count) {
                     *sp++ = l->items[x->index++];
                     NEXT();
                 }
-                x->index = INT64_MAX / 2;
+                x->index = ITER_DONE;
                 sp--;
                 ip = fr->code->code + arg;
                 NEXT();
@@ -2882,7 +2882,7 @@ generic_compare : {
                     ip++;
                     NEXT();
                 }
-            } else if (x->kind == ITER_SEQ && IS_LIST(x->source)) {
+            } else if (x->kind == ITER_LIST) {
                 ObjList *l = AS_LIST(x->source);
                 if (x->index < (int64_t)l->count) {
                     slots[OPCODE_ARG(*ip)] = l->items[x->index++];
