@@ -145,7 +145,8 @@
     X(CALL0_FAST, 1)           /* LOAD_FAST f; CALL 0: f() for a local f, say a weakref */    \
     X(RETURN_CONST, 1)         /* LOAD_CONST; RETURN_VALUE */                                 \
     X(BINARY_DEREF, 1)         /* LOAD_DEREF x; an operator: (top of stack) op x */           \
-    X(JUMP_FOR_ITER, 1)        /* JUMP to a FOR_ITER_STORE_FAST: runs the loop head at once */
+    X(JUMP_FOR_ITER, 1)        /* JUMP back to a FOR_ITER_STORE_FAST, arg words before the \
+                                  next: runs the loop head at once */
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

@@ -3123,10 +3123,16 @@ generic_compare : {
         goto L_RETURN_VALUE;
     }
     CASE(JUMP_FOR_ITER) {
+        // [arg] is the distance back from [ip] (vm/quicken.c); the safe point is JUMP's.
         if (vm->interrupted || weak_has_pending(vm)) {
-            goto L_JUMP;
+            SYNC();
+            fr->sp = sp;
+            if (!check_interrupt(vm)) {
+                ERROR();
+            }
+            weak_run_pending(vm);
         }
-        ip = fr->code->code + arg;
+        ip -= arg;
         FETCH();
         goto L_FOR_ITER_STORE_FAST;
     }

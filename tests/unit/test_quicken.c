@@ -59,5 +59,13 @@ Test(quicken, for_loop_back_edge_runs_the_head) {
                        W(JUMP, 1), W(RETURN_VALUE, 0)};
     quicken(code, 6);
     cr_assert_eq(code[1], W(FOR_ITER_STORE_FAST, 5));
-    cr_assert_eq(code[4], W(JUMP_FOR_ITER, 1));
+    cr_assert_eq(code[4], W(JUMP_FOR_ITER, 4), "the argument is the distance back");
+}
+
+Test(quicken, forward_jump_to_a_loop_head_stays_plain) {
+    uint32_t code[] = {W(JUMP, 2), W(GET_ITER, 0), W(FOR_ITER, 6), W(STORE_FAST, 0),
+                       W(NOP, 0), W(JUMP, 2), W(RETURN_VALUE, 0)};
+    quicken(code, 7);
+    cr_assert_eq(code[0], W(JUMP, 2));
+    cr_assert_eq(code[5], W(JUMP_FOR_ITER, 4));
 }
