@@ -410,7 +410,7 @@ bool iter_next(WkVM *vm, ObjIter *it, Value *out, bool *done) {
     case ITER_LIST: {
         ObjList *l = AS_LIST(it->source);
         if (it->index >= (int64_t)l->count) {
-            it->index = ITER_DONE;
+            iter_list_exhausted(it);
             *done = true;
             return true;
         }

@@ -17,6 +17,13 @@ ObjIter *iter_new(WkVM *vm, IterKind kind, Value source);
 // Advance [it]: *done true when exhausted (RuntimeError when a dict/set changed size).
 WK_NODISCARD bool iter_next(WkVM *vm, ObjIter *it, Value *out, bool *done);
 ObjRange *range_new(WkVM *vm, int64_t start, int64_t stop, int64_t step);
+// A list iterator [it] has run out: it lets its list go, as CPython's does (a weak reference
+// to the list can die), and stays exhausted as a plain finished sequence iterator (still a
+// "list_iterator"), which the dispatch loop's ITER_LIST fast path no longer takes.
+static inline void iter_list_exhausted(ObjIter *it) {
+    it->kind = ITER_SEQ;
+    it->source = NONE_VAL;
+}
 // Item [i] of [r]: start + i * step in wrapping arithmetic, so an item that fits in 64 bits
 // comes out right even when i * step alone does not (no signed overflow).
 static inline int64_t range_at(const ObjRange *r, int64_t i) {

@@ -311,7 +311,7 @@ enum { GEN_CREATED, GEN_SUSPENDED, GEN_RUNNING, GEN_CLOSED };
 // The built-in iterators: one kind, tagged.
 typedef enum {
     ITER_SEQ,      // tuple, or an object with __getitem__: [source] indexed by [index]
-    ITER_LIST,     // [source] a list (never cleared), indexed by [index]; ITER_DONE once done
+    ITER_LIST,     // [source] a list indexed by [index]; an ITER_SEQ over None once done
     ITER_STR,      // [index] is a byte offset
     ITER_RANGE,    // [source] range; current value in [index] counts steps
     ITER_DICT_KEYS,
@@ -325,9 +325,6 @@ typedef enum {
     ITER_REVERSED,  // [source] a list or tuple, [index] counts down
     ITER_CALLABLE,  // iter(f, sentinel)
 } IterKind;
-
-// The [index] of an exhausted ITER_LIST: past any list, so it stays exhausted if the list grows.
-#define ITER_DONE (INT64_MAX / 2)
 
 typedef struct {
     Obj obj;

@@ -2425,7 +2425,7 @@ generic_compare : {
                     *sp++ = l->items[x->index++];
                     NEXT();
                 }
-                x->index = ITER_DONE;
+                iter_list_exhausted(x);
                 sp--;
                 ip = fr->code->code + arg;
                 NEXT();
