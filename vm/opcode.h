@@ -146,7 +146,15 @@
     X(RETURN_CONST, 1)         /* LOAD_CONST; RETURN_VALUE */                                 \
     X(BINARY_DEREF, 1)         /* LOAD_DEREF x; an operator: (top of stack) op x */           \
     X(JUMP_FOR_ITER, 1)        /* JUMP back to a FOR_ITER_STORE_FAST, arg words before the \
-                                  next: runs the loop head at once */
+                                  next: runs the loop head at once */                         \
+    /* the commonest operator, +, settled at load time: as the fused forms above, whose      \
+       operator word they still carry (their fallbacks run it) */                            \
+    X(BINARY_CONST_ADD, 1)                                                                   \
+    X(BINARY_LOCAL_ADD, 1)                                                                   \
+    X(BINARY_FAST_FAST_ADD, 1)                                                               \
+    X(BINARY_FAST_CONST_ADD, 1)                                                              \
+    X(INPLACE_FAST_CONST_ADD, 1)                                                             \
+    X(INPLACE_STORE_FAST_ADD, 1)
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

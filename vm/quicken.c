@@ -164,6 +164,27 @@ static uint32_t match(const uint32_t *code, int i, int len) {
     }
 }
 
+// [fused] (a word match made for the run at [i]) in its `+` form when its operator is ADD.
+static uint32_t with_add(const uint32_t *code, int i, uint32_t fused) {
+    uint32_t arg = OPCODE_ARG(fused);
+    switch (OPCODE_OP(fused)) {
+    case OPCODE_BINARY_CONST:
+        return OP(i + 1) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_CONST_ADD, arg) : fused;
+    case OPCODE_BINARY_LOCAL:
+        return OP(i + 1) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_LOCAL_ADD, arg) : fused;
+    case OPCODE_BINARY_FAST_FAST:
+        return OP(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_FAST_FAST_ADD, arg) : fused;
+    case OPCODE_BINARY_FAST_CONST:
+        return OP(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_ADD, arg) : fused;
+    case OPCODE_INPLACE_FAST_CONST:
+        return ARG(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_INPLACE_FAST_CONST_ADD, arg) : fused;
+    case OPCODE_INPLACE_STORE_FAST:
+        return ARG(i) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_INPLACE_STORE_FAST_ADD, arg) : fused;
+    default:
+        return fused;
+    }
+}
+
 void quicken(uint32_t *code, int n) {
     // target[i]: a jump lands on word i; used[i]: word i belongs to a run already
     bool *target = calloc(2 * ((size_t)n + 1), sizeof(bool));
@@ -182,7 +203,7 @@ void quicken(uint32_t *code, int n) {
             for (int k = 1; k < len && free_run; k++) {
                 free_run = !used[i + k] && !target[i + k];
             }
-            uint32_t fused = free_run ? match(code, i, len) : 0;
+            uint32_t fused = free_run ? with_add(code, i, match(code, i, len)) : 0;
             if (fused != 0) {
                 code[i] = fused;
                 for (int k = 0; k < len; k++) {

@@ -2936,17 +2936,21 @@ generic_compare : {
         }
         NEXT();
     }
-    CASE(INPLACE_STORE_FAST) {
-        Value a = sp[-2], b = sp[-1];
-        int64_t r;
-        if (IS_INT(a) && IS_INT(b) && quick_int_op((uint8_t)arg, AS_INT(a), AS_INT(b), &r)) {
-            slots[OPCODE_ARG(*ip)] = INT_VAL(r);
-            sp -= 2;
-            ip++;
-            NEXT();
-        }
-        goto L_INPLACE;
+#define INPLACE_STORE_FAST_OP(opname, op)                                                      \
+    CASE(opname) {                                                                             \
+        Value a = sp[-2], b = sp[-1];                                                          \
+        int64_t r;                                                                             \
+        if (IS_INT(a) && IS_INT(b) && quick_int_op((op), AS_INT(a), AS_INT(b), &r)) {          \
+            slots[OPCODE_ARG(*ip)] = INT_VAL(r);                                               \
+            sp -= 2;                                                                           \
+            ip++;                                                                              \
+            NEXT();                                                                            \
+        }                                                                                      \
+        goto L_INPLACE;                                                                        \
     }
+    INPLACE_STORE_FAST_OP(INPLACE_STORE_FAST, (uint8_t)arg)
+    INPLACE_STORE_FAST_OP(INPLACE_STORE_FAST_ADD, OPCODE_ADD)
+#undef INPLACE_STORE_FAST_OP
     CASE(CALL_METHOD_POP) {
         // A statement calling a built-in method (`xs.append(x)`): the result is dropped.
         Value *callee = sp - arg - 2;
@@ -2974,36 +2978,41 @@ generic_compare : {
     }
 // (top of stack) op [operand], [ip] at the operator; off the int fast path, [fallback] (the
 // plain handler of the run's first instruction) runs and the operator after it.
-#define BINARY_TOS(opname, operand, fallback)                                                  \
+// [op] is the operator: read from its word, or OPCODE_ADD in the `+` forms (vm/quicken.c).
+#define BINARY_TOS(opname, operand, fallback, op)                                              \
     CASE(opname) {                                                                             \
         Value a = sp[-1], b = (operand);                                                       \
         int64_t r;                                                                             \
-        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(*ip), AS_INT(a), AS_INT(b), &r)) { \
+        if (IS_INT(a) && IS_INT(b) && quick_int_op((op), AS_INT(a), AS_INT(b), &r)) {          \
             sp[-1] = INT_VAL(r);                                                               \
             ip++;                                                                              \
             NEXT();                                                                            \
         }                                                                                      \
         goto fallback;                                                                         \
     }
-    BINARY_TOS(BINARY_CONST, consts[arg], L_LOAD_CONST)
-    BINARY_TOS(BINARY_LOCAL, slots[arg], L_LOAD_FAST)
+    BINARY_TOS(BINARY_CONST, consts[arg], L_LOAD_CONST, OPCODE_OP(*ip))
+    BINARY_TOS(BINARY_LOCAL, slots[arg], L_LOAD_FAST, OPCODE_OP(*ip))
     BINARY_TOS(BINARY_DEREF, ((ObjCell *)AS_OBJ(slots[fr->code->nlocals + arg]))->value,
-               L_LOAD_DEREF)
+               L_LOAD_DEREF, OPCODE_OP(*ip))
+    BINARY_TOS(BINARY_CONST_ADD, consts[arg], L_LOAD_CONST, OPCODE_ADD)
+    BINARY_TOS(BINARY_LOCAL_ADD, slots[arg], L_LOAD_FAST, OPCODE_ADD)
 #undef BINARY_TOS
 // a op b on a local and [operand]: [ip] at the second load, [ip + 1] at the operator
-#define BINARY_FAST(opname, operand)                                                           \
+#define BINARY_FAST(opname, operand, op)                                                       \
     CASE(opname) {                                                                             \
         Value a = slots[arg], b = (operand);                                                   \
         int64_t r;                                                                             \
-        if (IS_INT(a) && IS_INT(b) && quick_int_op(OPCODE_OP(ip[1]), AS_INT(a), AS_INT(b), &r)) { \
+        if (IS_INT(a) && IS_INT(b) && quick_int_op((op), AS_INT(a), AS_INT(b), &r)) {          \
             *sp++ = INT_VAL(r);                                                                \
             ip += 2;                                                                           \
             NEXT();                                                                            \
         }                                                                                      \
         goto L_LOAD_FAST;                                                                      \
     }
-    BINARY_FAST(BINARY_FAST_FAST, slots[OPCODE_ARG(ip[0])])
-    BINARY_FAST(BINARY_FAST_CONST, consts[OPCODE_ARG(ip[0])])
+    BINARY_FAST(BINARY_FAST_FAST, slots[OPCODE_ARG(ip[0])], OPCODE_OP(ip[1]))
+    BINARY_FAST(BINARY_FAST_CONST, consts[OPCODE_ARG(ip[0])], OPCODE_OP(ip[1]))
+    BINARY_FAST(BINARY_FAST_FAST_ADD, slots[OPCODE_ARG(ip[0])], OPCODE_ADD)
+    BINARY_FAST(BINARY_FAST_CONST_ADD, consts[OPCODE_ARG(ip[0])], OPCODE_ADD)
 #undef BINARY_FAST
     CASE(CONST_COMPARE_POP_JUMP) {
         // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
@@ -3015,18 +3024,21 @@ generic_compare : {
         ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);
         NEXT();
     }
-    CASE(INPLACE_FAST_CONST) {
-        // x op= c: [ip] at LOAD_CONST, [ip + 1] at INPLACE, [ip + 2] at STORE_FAST x.
-        Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];
-        int64_t r;
-        if (IS_INT(a) && IS_INT(b) &&
-            quick_int_op((uint8_t)OPCODE_ARG(ip[1]), AS_INT(a), AS_INT(b), &r)) {
-            slots[arg] = INT_VAL(r);
-            ip += 3;
-            NEXT();
-        }
-        goto L_LOAD_FAST;
+    // x op= c: [ip] at LOAD_CONST, [ip + 1] at INPLACE, [ip + 2] at STORE_FAST x.
+#define INPLACE_FAST_CONST_OP(opname, op)                                                      \
+    CASE(opname) {                                                                             \
+        Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];                                   \
+        int64_t r;                                                                             \
+        if (IS_INT(a) && IS_INT(b) && quick_int_op((op), AS_INT(a), AS_INT(b), &r)) {          \
+            slots[arg] = INT_VAL(r);                                                           \
+            ip += 3;                                                                           \
+            NEXT();                                                                            \
+        }                                                                                      \
+        goto L_LOAD_FAST;                                                                      \
     }
+    INPLACE_FAST_CONST_OP(INPLACE_FAST_CONST, (uint8_t)OPCODE_ARG(ip[1]))
+    INPLACE_FAST_CONST_OP(INPLACE_FAST_CONST_ADD, OPCODE_ADD)
+#undef INPLACE_FAST_CONST_OP
     CASE(LOAD_FAST_STORE_ATTR) {
         // o.name = v: [ip] at LOAD_FAST o, [ip + 1] at STORE_ATTR (whose cache is used)
         Value v = slots[arg], obj = slots[OPCODE_ARG(ip[0])];

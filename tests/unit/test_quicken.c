@@ -22,7 +22,7 @@ Test(quicken, longest_run_first) {
     uint32_t code[] = {W(LOAD_FAST, 2), W(LOAD_CONST, 0), W(INPLACE, OPCODE_ADD),
                        W(STORE_FAST, 2), W(LOAD_CONST, 1), W(RETURN_VALUE, 0)};
     quicken(code, 6);
-    cr_assert_eq(code[0], W(INPLACE_FAST_CONST, 2));
+    cr_assert_eq(code[0], W(INPLACE_FAST_CONST_ADD, 2));
     cr_assert_eq(code[1], W(LOAD_CONST, 0));
     cr_assert_eq(code[2], W(INPLACE, OPCODE_ADD));
     cr_assert_eq(code[3], W(STORE_FAST, 2));
@@ -33,6 +33,28 @@ Test(quicken, x_plus_equals_y_needs_the_same_local) {
                        W(STORE_FAST, 3)};
     quicken(code, 4);
     cr_assert_neq(code[0], W(INPLACE_FAST_CONST, 2));
+    cr_assert_neq(code[0], W(INPLACE_FAST_CONST_ADD, 2));
+}
+
+// `+` gets its own forms; every other operator keeps the general one, which reads it from its
+// word. Each form keeps the operator's word for its fallback.
+Test(quicken, plus_is_settled_at_load_time) {
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_FAST, 1), W(ADD, 0), W(LOAD_FAST, 0),
+                       W(LOAD_CONST, 2), W(SUB, 0), W(LOAD_FAST, 3), W(MUL, 0),
+                       W(LOAD_CONST, 1), W(ADD, 0), W(LOAD_FAST, 4), W(LOAD_CONST, 0),
+                       W(INPLACE, OPCODE_ADD), W(STORE_FAST, 4), W(INPLACE, OPCODE_ADD),
+                       W(STORE_FAST, 5), W(LOAD_FAST, 6), W(LOAD_CONST, 0),
+                       W(INPLACE, OPCODE_MUL), W(STORE_FAST, 6), W(RETURN_VALUE, 0)};
+    quicken(code, 21);
+    cr_assert_eq(code[0], W(BINARY_FAST_FAST_ADD, 0));
+    cr_assert_eq(code[2], W(ADD, 0));
+    cr_assert_eq(code[3], W(BINARY_FAST_CONST, 0));
+    cr_assert_eq(code[6], W(BINARY_LOCAL, 3));
+    cr_assert_eq(code[8], W(BINARY_CONST_ADD, 1));
+    cr_assert_eq(code[10], W(INPLACE_FAST_CONST_ADD, 4));
+    cr_assert_eq(code[12], W(INPLACE, OPCODE_ADD));
+    cr_assert_eq(code[14], W(INPLACE_STORE_FAST_ADD, OPCODE_ADD));
+    cr_assert_eq(code[16], W(INPLACE_FAST_CONST, 6));
 }
 
 Test(quicken, no_run_across_a_jump_target) {
