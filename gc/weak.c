@@ -223,6 +223,20 @@ static inline SideEntry *direct_find(WeakState *ws, const Obj *o) {
     return o->aux != 0 ? &ws->direct[o->aux - 1] : NULL;
 }
 
+// Double the direct array (and its free bitmap and pending heads). Out of line: direct_new
+// is inlined into the first-slot path, which should not save registers for this call.
+static __attribute__((noinline)) void direct_grow(WeakState *ws) {
+    uint32_t cap = ws->direct_cap < 64 ? 64 : ws->direct_cap * 2;
+    ws->direct = xrealloc(ws->direct, (size_t)cap * sizeof(SideEntry));
+    ws->direct_free = xrealloc(ws->direct_free, (size_t)cap / 64 * sizeof(uint64_t));
+    memset(ws->direct_free + ws->direct_cap / 64, 0,
+           (size_t)(cap - ws->direct_cap) / 64 * sizeof(uint64_t));
+    ws->direct_pending = xrealloc(ws->direct_pending, (size_t)cap * sizeof(DirectPending));
+    memset(ws->direct_pending + ws->direct_cap, 0,
+           (size_t)(cap - ws->direct_cap) * sizeof(DirectPending)); // pass 0: none
+    ws->direct_cap = cap;
+}
+
 // A new, empty direct entry for [o]: the lowest free one at or after the cursor (from 0
 // again when the free ones are all behind it), else a new one at the end.
 static inline __attribute__((always_inline)) SideEntry *direct_new(WeakState *ws, Obj *o) {
@@ -241,16 +255,7 @@ static inline __attribute__((always_inline)) SideEntry *direct_new(WeakState *ws
         ws->dfree_count--;
     } else {
         if (ws->direct_count == ws->direct_cap) {
-            uint32_t cap = ws->direct_cap < 64 ? 64 : ws->direct_cap * 2;
-            ws->direct = xrealloc(ws->direct, (size_t)cap * sizeof(SideEntry));
-            ws->direct_free = xrealloc(ws->direct_free, (size_t)cap / 64 * sizeof(uint64_t));
-            memset(ws->direct_free + ws->direct_cap / 64, 0,
-                   (size_t)(cap - ws->direct_cap) / 64 * sizeof(uint64_t));
-            ws->direct_pending =
-                xrealloc(ws->direct_pending, (size_t)cap * sizeof(DirectPending));
-            memset(ws->direct_pending + ws->direct_cap, 0,
-                   (size_t)(cap - ws->direct_cap) * sizeof(DirectPending)); // pass 0: none
-            ws->direct_cap = cap;
+            direct_grow(ws);
         }
         i = ws->direct_count++;
     }
@@ -503,10 +508,7 @@ void weak_slot_reindex(WkVM *vm, Obj *referent, uint32_t pos, uint32_t index) {
     }
 }
 
-Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind) {
-    if (!(referent->weakly & WEAKLY_EVER)) {
-        return NULL;
-    }
+Obj *weak_basic_lookup(WkVM *vm, Obj *referent, WeakSlotKind kind) {
     SideEntry *e = side_find(vm->weak, referent);
     if (e == NULL) {
         return NULL;

@@ -89,8 +89,13 @@ void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos);
 // The slot at [pos] of [referent]'s list is now slot [index] of its holder (a container
 // compacted its entries).
 void weak_slot_reindex(WkVM *vm, Obj *referent, uint32_t pos, uint32_t index);
+// weak_basic for a [referent] that has been weakly referenced (WEAKLY_EVER).
+Obj *weak_basic_lookup(WkVM *vm, Obj *referent, WeakSlotKind kind);
 // The shared basic ref or proxy of [referent] ([kind] BASIC_REF / BASIC_PROXY), or NULL. O(1).
-Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind);
+// Inline: an object never weakly referenced (the common new ref) has none, by its header.
+static inline Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind) {
+    return (referent->weakly & WEAKLY_EVER) ? weak_basic_lookup(vm, referent, kind) : NULL;
+}
 // Number of weak slots referring to [referent] (getweakrefcount). O(1).
 size_t weak_count(WkVM *vm, Obj *referent);
 // The refs and proxies referring to [referent] in getweakrefs order (basic ref, basic proxy,

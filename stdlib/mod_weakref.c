@@ -230,6 +230,30 @@ static const WeakHolderOps ref_ops = {
 
 // ---- Refs: construction ----------------------------------------------------------------------
 
+// The basic ref of [target] (no callback, the exact class ref): its shared one, else a new
+// one in the plain layout. Inline in weakref.ref(obj)'s fast path: an object never weakly
+// referenced has no shared ref (weak_basic reads that from its header), and the new ref's
+// slot is its first (weak_slot_add's inline path for instances).
+static inline __attribute__((always_inline)) bool make_basic_ref(WkVM *vm, Value target,
+                                                                 Value *out) {
+    if (!check_weakrefable(vm, target)) {
+        return false;
+    }
+    Obj *o = AS_OBJ(target);
+    Obj *shared = weak_basic(vm, o, WEAK_SLOT_BASIC_REF);
+    if (shared != NULL) {
+        *out = OBJ_VAL(shared);
+        return true;
+    }
+    ObjWeakRef *r = (ObjWeakRef *)gc_alloc_object(vm, sizeof(ObjWeakRef), OBJ_WEAKREF);
+    r->obj.flags = WR_BASIC | OBJ_FLAG_LEAF; // the plain layout holds nothing strongly
+    r->hash = 0;
+    r->referent = o;
+    r->obj.aux = weak_slot_add(vm, o, &r->obj, 0, WEAK_SLOT_BASIC_REF);
+    *out = OBJ_VAL(r);
+    return true;
+}
+
 // A new ref or proxy to [target] ([proxy]: OBJ_PROXY) with [callback] (NONE: none) of class
 // [klass] (NULL: the exact built-in class). Shares the basic one when allowed.
 static bool make_ref(WkVM *vm, Value target, Value callback, ObjClass *klass, bool proxy,
@@ -299,6 +323,9 @@ bool mod_weakref_ref_fast(WkVM *vm, ObjClass *klass, int argc, Value *args, Valu
     }
     // what class_call does for the exact class: ref_new, then ref_init, which accepts the
     // same one or two arguments and does nothing
+    if (argc == 1) {
+        return make_basic_ref(vm, args[0], out);
+    }
     return make_ref(vm, args[0], argc > 1 ? args[1] : NONE_VAL, NULL, false, out);
 }
 
