@@ -30,10 +30,10 @@ typedef struct {
 } PoolClass;
 
 typedef struct {
-    Obj **order;           // every live heap object, oldest first, in a ring (C memory) of
-    size_t order_capacity; // order_capacity entries (0 or a power of two) from order_head: the
-    size_t order_head;     // sweep reads them in sequence and prefetches their headers ahead
-    size_t order_count;    // (objects carry no link of their own)
+    Obj **order;           // every live heap object, oldest first, in an array (C memory):
+    size_t order_capacity; // order[0, order_count) of order_capacity entries (0 or a power of
+    size_t order_count;    // two). The sweep reads them in sequence and prefetches their
+                           // headers ahead (objects carry no link of their own)
     Obj **dying_weak;      // the sweep's weak kinds, freed after the clearing pass
     size_t dying_weak_capacity;
     size_t bytes_allocated;

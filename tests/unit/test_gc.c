@@ -99,19 +99,19 @@ Test(gc, threshold_adapts_to_live_heap) {
     gc_pop_root(vm);
 }
 
-// The order ring holds the live objects: each entry is a heap object of a real kind.
-static void assert_ring_sound(void) {
+// The order array holds the live objects: each entry is a heap object of a real kind.
+static void assert_order_sound(void) {
     GcState *gc = &vm->gc;
     cr_assert_leq(gc->order_count, gc->order_capacity);
     cr_assert_eq(gc_object_count(vm), gc->order_count);
     for (size_t i = 0; i < gc_object_count(vm); i++) {
         Obj *o = gc_object_at(vm, i);
-        cr_assert_lt(o->type, OBJ_KIND_COUNT, "object %zu of the ring", i);
+        cr_assert_lt(o->type, OBJ_KIND_COUNT, "object %zu of the order array", i);
     }
 }
 
-// The sweep visits objects through the order ring and packs the survivors: the ring keeps
-// exactly the survivors, oldest first, across collections, slides and resizes.
+// The sweep visits objects through the order array and packs the survivors: the array keeps
+// exactly the survivors, oldest first, at its front, across collections and resizes.
 Test(gc, sweep_keeps_survivors_in_allocation_order) {
     gc_collect(vm);
     ObjList *keep = list_new(vm, 0);
@@ -122,11 +122,11 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
             list_append(vm, keep, OBJ_VAL(l));
         }
     }
-    assert_ring_sound();
+    assert_order_sound();
     size_t before = vm->gc.order_capacity;
     gc_collect(vm);
-    assert_ring_sound();
-    // the survivors appear in the ring in allocation order, and every list in it after
+    assert_order_sound();
+    // the survivors appear in the array in allocation order, and every list in it after
     // [keep] is one of them (the others died)
     uint32_t seen = 0;
     size_t lists_after_keep = 0;
@@ -143,18 +143,18 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
     }
     cr_assert_eq(seen, keep->count, "survivors out of order");
     cr_assert_eq(lists_after_keep, keep->count, "only the survivors are left");
-    // most die: the ring shrinks; allocating again wraps around its end or grows it
+    // most die: the array shrinks; allocating again grows it
     keep->count = 10;
     gc_collect(vm);
-    assert_ring_sound();
-    cr_assert_lt(vm->gc.order_capacity, before, "the ring shrank");
+    assert_order_sound();
+    cr_assert_lt(vm->gc.order_capacity, before, "the order array shrank");
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < 20000; i++) {
             list_new(vm, 0);
         }
-        assert_ring_sound();
+        assert_order_sound();
         gc_collect(vm);
-        assert_ring_sound();
+        assert_order_sound();
     }
     cr_assert_eq(vm->gc.live_objects, vm->gc.order_count);
     gc_pop_root(vm);
