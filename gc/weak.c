@@ -880,11 +880,18 @@ void weak_prefetch_clear(WkVM *vm, Obj *o) {
     __builtin_prefetch(&ws->side[ptr_hash(o, ws->side_mask)]);
 }
 
-void weak_clear_object(WkVM *vm, Obj *o) {
+// Queue [item] (a callback or finalizer of a single-slot referent).
+static __attribute__((noinline)) void queue_one(WkVM *vm, QueueItem item) {
+    queue_push(vm->weak, item);
+    update_ready(vm);
+}
+
+// weak_clear_object but for its inline case: several slots, or an object in the hash table.
+static __attribute__((noinline)) void clear_object_general(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
     if (direct_kind(o)) {
-        // the common dying referent, an instance: its entry is known without a search, and
-        // it goes back to the direct array without side_delete's test of where it lives
+        // an instance: its entry is known without a search, and it goes back to the direct
+        // array without side_delete's test of where it lives
         SideEntry *e = direct_find(ws, o);
         if (e != NULL) {
             clear_object(vm, e);
@@ -900,6 +907,26 @@ void weak_clear_object(WkVM *vm, Obj *o) {
     clear_object(vm, e);
     slots_release(e);
     side_delete(ws, e);
+}
+
+void weak_clear_object(WkVM *vm, Obj *o) {
+    WeakState *ws = vm->weak;
+    SideEntry *e = direct_kind(o) ? direct_find(ws, o) : NULL;
+    if (e == NULL || e->count != 1 || e->cap_log != 0) {
+        clear_object_general(vm, o);
+        return;
+    }
+    // the commonest dying referent: an instance with one inline slot (a lone ref, a single
+    // container entry). Its entry is freed first, so that only the slot is live across the
+    // holder's hook (which never reaches the side table of its dying referent).
+    WeakSlot s = e->u.one;
+    ws->stats.slots_cleared++;
+    e->count = 0;
+    direct_delete(ws, e);
+    QueueItem item;
+    if (clear_slot(vm, s, &item)) {
+        queue_one(vm, item);
+    }
 }
 
 // ---- Running callbacks -----------------------------------------------------------------------
