@@ -2819,23 +2819,10 @@ void mod_weakref_trace(WkVM *vm, Obj *o) {
     }
 }
 
-size_t mod_weakref_free(WkVM *vm, Obj *o) {
+// mod_weakref_free for the containers, their iterators and finalize objects: out of line,
+// so that freeing a ref (the common case) saves no registers.
+static __attribute__((noinline)) size_t free_holder(WkVM *vm, Obj *o) {
     switch (o->type) {
-    case OBJ_WEAKREF:
-    case OBJ_PROXY: {
-        ObjWeakRef *r = (ObjWeakRef *)o;
-        if (r->referent != NULL) {
-            weak_slot_remove(vm, r->referent, o->aux);
-        }
-        if (o->flags & WR_EXT) {
-            ObjWeakRefEx *x = as_ex(o);
-            if (x->func != NULL) {
-                weak_slot_remove(vm, x->func, x->func_pos);
-            }
-            return sizeof(ObjWeakRefEx);
-        }
-        return sizeof(ObjWeakRef);
-    }
     case OBJ_WEAKDICT:
     case OBJ_WEAKSET: {
         if (o->flags & WT_ITER) {
@@ -2867,6 +2854,35 @@ size_t mod_weakref_free(WkVM *vm, Obj *o) {
     default:
         return 0;
     }
+}
+
+// A ref or proxy in the extended layout: its slots, on the referent and on a WeakMethod's
+// function.
+static __attribute__((noinline)) size_t free_ref_ex(WkVM *vm, Obj *o) {
+    ObjWeakRefEx *x = as_ex(o);
+    if (x->base.referent != NULL) {
+        weak_slot_remove(vm, x->base.referent, o->aux);
+    }
+    if (x->func != NULL) {
+        weak_slot_remove(vm, x->func, x->func_pos);
+    }
+    return sizeof(ObjWeakRefEx);
+}
+
+size_t mod_weakref_free(WkVM *vm, Obj *o) {
+    if (o->type != OBJ_WEAKREF && o->type != OBJ_PROXY) {
+        return free_holder(vm, o);
+    }
+    if (o->flags & WR_EXT) {
+        return free_ref_ex(vm, o);
+    }
+    // a plain ref: a dead one (its referent died first, the common case in the sweep) has
+    // no slot left to remove
+    ObjWeakRef *r = (ObjWeakRef *)o;
+    if (r->referent != NULL) {
+        weak_slot_remove(vm, r->referent, o->aux);
+    }
+    return sizeof(ObjWeakRef);
 }
 
 ObjClass *mod_weakref_class_of(WkVM *vm, Obj *o) {
