@@ -333,16 +333,9 @@ void gc_free_object(WkVM *vm, Obj *o, size_t size) {
     block_free(vm, o, size);
 }
 
-// The header flags a new object starts with: OBJ_FLAG_LEAF for the kinds that never refer to
-// anything, so that marking tests one bit whatever the kind (gc_is_leaf).
-static const uint8_t new_flags[OBJ_KIND_COUNT] = {
-    [OBJ_STR] = OBJ_FLAG_LEAF,
-    [OBJ_RANGE] = OBJ_FLAG_LEAF,
-};
-
 // Put new object [o] of [size] bytes and kind [type] on the books: header, order array, bytes.
 static inline Obj *adopt(GcState *gc, Obj *o, size_t size, ObjType type) {
-    *o = (Obj){.type = (uint8_t)type, .flags = new_flags[type]}; // one store: 8 bytes
+    *o = (Obj){.type = (uint8_t)type, .flags = gc_new_flags(type)}; // one store: 8 bytes
     gc->order[gc->order_count++] = o;
     gc->bytes_allocated += size;
     gc->allocations_since++;
@@ -369,17 +362,10 @@ __attribute__((noinline)) static Obj *alloc_object_slow(WkVM *vm, size_t size, O
 }
 
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
-    GcState *gc = &vm->gc;
-    // The fast path: a block at hand in the size class's cursor (the cursors stay empty while
-    // the pool is off), no collection due, room in the order array.
-    size_t cls = (size - 1) / GC_GRAIN;
-    if (cls < GC_SIZE_CLASSES && gc->pool[cls].bits != 0 && !gc->stress &&
-        gc->bytes_allocated + size <= gc->next_gc && gc->order_count < gc->order_capacity) {
-        Obj *o = cursor_take(&gc->pool[cls], (int)cls);
-        audit_add(vm, o, size);
-        return adopt(gc, o, size, type);
-    }
-    return alloc_object_slow(vm, size, type);
+    // The fast path (gc.h): a block at hand in the size class's cursor (the cursors stay
+    // empty while the pool is off), no collection due, room in the order array.
+    Obj *o = gc_alloc_quick(&vm->gc, size, type);
+    return o != NULL ? o : alloc_object_slow(vm, size, type);
 }
 
 // Owned arrays of up to 512 bytes also come from the pool: callers always pass the exact old

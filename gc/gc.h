@@ -70,6 +70,44 @@ typedef struct {
 // Aborts with a message only if the C heap is exhausted even after a collection.
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type);
 
+// The header flags a new object of kind [type] starts with: OBJ_FLAG_LEAF for the kinds that
+// never refer to anything (str, range), so that marking tests one bit whatever the kind
+// (gc_is_leaf).
+static inline uint8_t gc_new_flags(ObjType type) {
+    return type == OBJ_STR || type == OBJ_RANGE ? OBJ_FLAG_LEAF : 0;
+}
+
+// gc_alloc_object's fast path, inline for the hottest constructors (instances, refs): a new
+// object of [size] bytes and kind [type] from the next block of its size class's cursor, or
+// NULL, having done nothing, when that is not at hand: a collection may be due (or stress),
+// the block is large, the pool is off or the cursor is empty, or the order array is full.
+// Never collects, so the caller's values need no rooting for it; on NULL the caller roots
+// them and calls gc_alloc_object.
+static inline Obj *gc_alloc_quick(GcState *gc, size_t size, ObjType type) {
+#ifdef WK_POOL_AUDIT
+    (void)gc, (void)size, (void)type;
+    return NULL; // gc_alloc_object records every block
+#else
+    size_t cls = (size - 1) / GC_GRAIN;
+    if (cls >= GC_SIZE_CLASSES) {
+        return NULL;
+    }
+    PoolClass *pc = &gc->pool[cls];
+    uint64_t bits = pc->bits;
+    if (bits == 0 || gc->stress || gc->bytes_allocated + size > gc->next_gc ||
+        gc->order_count == gc->order_capacity) {
+        return NULL;
+    }
+    pc->bits = bits & (bits - 1);
+    Obj *o = (Obj *)(pc->base + (size_t)__builtin_ctzll(bits) * (cls + 1) * GC_GRAIN);
+    *o = (Obj){.type = (uint8_t)type, .flags = gc_new_flags(type)}; // one store: 8 bytes
+    gc->order[gc->order_count++] = o;
+    gc->bytes_allocated += size;
+    gc->allocations_since++;
+    return o;
+#endif
+}
+
 // Grow or shrink an array owned by a heap object from [old_size] to [new_size] bytes
 // (new_size 0 frees). May collect before growing. Returns NULL only when [new_size] is 0.
 void *gc_realloc(WkVM *vm, void *ptr, size_t old_size, size_t new_size);

@@ -245,7 +245,10 @@ static inline __attribute__((always_inline)) bool make_basic_ref(WkVM *vm, Value
         *out = OBJ_VAL(shared);
         return true;
     }
-    ObjWeakRef *r = (ObjWeakRef *)gc_alloc_object(vm, sizeof(ObjWeakRef), OBJ_WEAKREF);
+    ObjWeakRef *r = (ObjWeakRef *)gc_alloc_quick(&vm->gc, sizeof(ObjWeakRef), OBJ_WEAKREF);
+    if (r == NULL) {
+        r = (ObjWeakRef *)gc_alloc_object(vm, sizeof(ObjWeakRef), OBJ_WEAKREF);
+    }
     r->obj.flags = WR_BASIC | OBJ_FLAG_LEAF; // the plain layout holds nothing strongly
     r->hash = 0;
     r->referent = o;

@@ -203,3 +203,47 @@ Test(gc, blocks_come_in_ascending_addresses) {
     cr_assert_geq(steps, N - 10, "after mixed deaths: %d of %d steps are one block", steps,
                   N - 1);
 }
+
+// gc_alloc_quick, the inline allocation fast path: a block from the cursor, on the books like
+// any object (header, order array, bytes), and NULL without doing anything whenever the slow
+// path is needed: a large block, stress, a collection due. It never collects.
+Test(gc, alloc_quick_fast_path_and_refusals) {
+    gc_collect(vm);
+    GcState *gc = &vm->gc;
+    list_new(vm, 0); // the list size class's cursor is loaded now
+    size_t count = gc->order_count, bytes = gc->bytes_allocated;
+    size_t collections = gc->collections;
+    Obj *o = gc_alloc_quick(gc, sizeof(ObjList), OBJ_LIST);
+    if (gc->use_pool) {
+        cr_assert_not_null(o, "a block at hand");
+        cr_assert_eq(o->type, OBJ_LIST);
+        cr_assert_eq(o->flags, 0);
+        cr_assert_eq(gc->order_count, count + 1);
+        cr_assert_eq(gc_object_at(vm, count), o, "the newest entry of the order array");
+        cr_assert_eq(gc->bytes_allocated, bytes + sizeof(ObjList));
+        ((ObjList *)o)->items = NULL;
+        ((ObjList *)o)->count = ((ObjList *)o)->capacity = 0;
+        Obj *s = gc_alloc_quick(gc, sizeof(ObjRange), OBJ_RANGE);
+        cr_assert(s == NULL || (s->flags & OBJ_FLAG_LEAF), "a range starts as a leaf");
+        if (s != NULL) {
+            ((ObjRange *)s)->start = ((ObjRange *)s)->stop = ((ObjRange *)s)->length = 0;
+            ((ObjRange *)s)->step = 1;
+        }
+    } else {
+        cr_assert_null(o, "no pool: always the slow path");
+    }
+    count = gc->order_count;
+    bytes = gc->bytes_allocated;
+    cr_assert_null(gc_alloc_quick(gc, GC_GRAIN * GC_SIZE_CLASSES + 8, OBJ_TUPLE), "large");
+    gc->stress = true;
+    cr_assert_null(gc_alloc_quick(gc, sizeof(ObjList), OBJ_LIST), "stress");
+    gc->stress = false;
+    size_t next = gc->next_gc;
+    gc->next_gc = gc->bytes_allocated; // any allocation makes a collection due
+    cr_assert_null(gc_alloc_quick(gc, sizeof(ObjList), OBJ_LIST), "a collection is due");
+    gc->next_gc = next;
+    cr_assert_eq(gc->order_count, count, "a refusal changes nothing");
+    cr_assert_eq(gc->bytes_allocated, bytes);
+    cr_assert_eq(gc->collections, collections, "never collects");
+    gc_collect(vm);
+}
