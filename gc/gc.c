@@ -270,15 +270,31 @@ static void audit_remove(WkVM *vm, void *ptr, size_t size) {
 #define audit_remove(vm, ptr, size) ((void)0)
 #endif
 
-// The order array is full: double it.
-__attribute__((noinline)) static void order_grow(GcState *gc) {
-    size_t capacity = gc->order_capacity < 1024 ? 1024 : gc->order_capacity * 2;
-    Obj **order = realloc(gc->order, capacity * sizeof(Obj *));
-    if (order == NULL) {
-        out_of_memory();
+// Move the order window to the front of its array, which it then fills to the end.
+static void order_to_front(GcState *gc) {
+    if (gc->order != gc->order_mem) {
+        memmove(gc->order_mem, gc->order, gc->order_count * sizeof(Obj *));
+        gc->order = gc->order_mem;
     }
-    gc->order = order;
-    gc->order_capacity = capacity;
+    gc->order_capacity = gc->order_mem_capacity;
+}
+
+// The order window is full: slide it to the front of its array when that frees at least half
+// of it, else double the array. (Each slide moves at most half the array, and only after as
+// many allocations: the survivors of a sweep move once, not at every collection.)
+__attribute__((noinline)) static void order_grow(GcState *gc) {
+    if (gc->order_count >= gc->order_mem_capacity / 2) {
+        size_t capacity = gc->order_mem_capacity < 1024 ? 1024 : gc->order_mem_capacity * 2;
+        size_t offset = (size_t)(gc->order - gc->order_mem);
+        Obj **mem = realloc(gc->order_mem, capacity * sizeof(Obj *));
+        if (mem == NULL) {
+            out_of_memory();
+        }
+        gc->order_mem = mem;
+        gc->order_mem_capacity = capacity;
+        gc->order = mem + offset;
+    }
+    order_to_front(gc);
 }
 
 // block_alloc's slow path: a large block, the pool off, or an empty cursor.
@@ -554,8 +570,9 @@ static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
 // (the order the callback queue follows) from the order array: its entries are read in
 // sequence and each header is fetched SWEEP_PREFETCH objects early, so the misses overlap
 // instead of forming a chain. Survivors are packed in the same order at the newest end of the
-// array, then moved to its front (one memmove of pointers), so that the array never wraps
-// and the walk and the allocations index it directly.
+// window, which then starts at the oldest of them (no copying; order_grow slides the window
+// back to the front of its array when it fills). It never wraps: the walk and the
+// allocations index it directly.
 // A dying object that was ever weakly referenced (header bit) has its weak slots cleared first,
 // which touches the refs and containers holding it: so the weak kinds are freed only after the
 // pass. Clearing costs only what died: surviving objects are never looked at for it.
@@ -591,17 +608,18 @@ static size_t sweep(WkVM *vm) {
         sweep_free(vm, gc->dying_weak[d]);
     }
     size_t live = (size_t)(order + n - keep);
-    if (keep != order) {
-        memmove(order, keep, live * sizeof(Obj *));
-    }
+    gc->order = keep; // the window now starts at the oldest survivor
+    gc->order_capacity -= (size_t)(keep - order);
     gc->order_count = live;
-    if (gc->order_capacity > 4096 && live < gc->order_capacity / 8) {
+    if (gc->order_mem_capacity > 4096 && live < gc->order_mem_capacity / 8) {
         // give back what a past peak left unused (not sooner: the next cycle's allocations
         // would only grow it again)
-        Obj **smaller = realloc(order, gc->order_capacity / 2 * sizeof(Obj *));
+        order_to_front(gc);
+        Obj **smaller = realloc(gc->order_mem, gc->order_mem_capacity / 2 * sizeof(Obj *));
         if (smaller != NULL) {
-            gc->order = smaller;
-            gc->order_capacity /= 2;
+            gc->order_mem = gc->order = smaller;
+            gc->order_mem_capacity /= 2;
+            gc->order_capacity = gc->order_mem_capacity;
         }
     }
     gc->live_objects = live;
@@ -663,9 +681,9 @@ void gc_free_all(WkVM *vm) {
         object_free(vm, gc->order[i]);
     }
     gc->order_count = 0;
-    free(vm->gc.order);
-    vm->gc.order = NULL;
-    vm->gc.order_capacity = vm->gc.order_count = 0;
+    free(vm->gc.order_mem);
+    vm->gc.order = vm->gc.order_mem = NULL;
+    vm->gc.order_capacity = vm->gc.order_mem_capacity = vm->gc.order_count = 0;
     free(vm->gc.dying_weak);
     vm->gc.dying_weak = NULL;
     vm->gc.dying_weak_capacity = 0;

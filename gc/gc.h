@@ -30,10 +30,13 @@ typedef struct {
 } PoolClass;
 
 typedef struct {
-    Obj **order;           // every live heap object, oldest first, in an array (C memory):
-    size_t order_capacity; // order[0, order_count) of order_capacity entries (0 or a power of
-    size_t order_count;    // two). The sweep reads them in sequence and prefetches their
+    Obj **order;           // every live heap object, oldest first: order[0, order_count), in
+    size_t order_count;    // a window of order_capacity entries that ends where order_mem
+    size_t order_capacity; // does. The sweep reads them in sequence and prefetches their
                            // headers ahead (objects carry no link of their own)
+    Obj **order_mem;       // the array (C memory) of order_mem_capacity entries (0 or a power
+    size_t order_mem_capacity; // of two) holding the window: the sweep packs the survivors
+                           // at its newest end, and the window starts at the oldest of them
     Obj **dying_weak;      // the sweep's weak kinds, freed after the clearing pass
     size_t dying_weak_capacity;
     size_t bytes_allocated;
