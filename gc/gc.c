@@ -527,6 +527,7 @@ static bool is_weak_kind(const Obj *o) {
 typedef struct {
     size_t dying_weak; // weak kinds waiting in GcState.dying_weak
     uint8_t epoch;     // the mark of a survivor (a local: the sweep's stores may alias it)
+    WeakSweepHints hints; // for prefetching side entries
 } Sweep;
 
 // Start fetching what the sweep will read of [o] in a few objects' time: past the header's
@@ -536,7 +537,7 @@ static inline void sweep_ahead(WkVM *vm, Obj *o, const Sweep *sw) {
     if (o->marked != sw->epoch) {
         __builtin_prefetch((char *)o + 48);
         if (o->weakly) {
-            weak_prefetch_clear(vm, o);
+            weak_prefetch_clear_hinted(vm, &sw->hints, o);
         }
     }
 }
@@ -581,7 +582,9 @@ static size_t sweep(WkVM *vm) {
     Obj **order = gc->order;
     size_t n = gc->order_count;
     Obj **keep = order + n; // survivors go to [keep, order + n)
-    Sweep sw = {.dying_weak = 0, .epoch = gc->epoch};
+    WeakSweepHints hints; // (sw's address never escapes: its fields can stay in registers)
+    weak_sweep_hints(vm, &hints);
+    Sweep sw = {.dying_weak = 0, .epoch = gc->epoch, .hints = hints};
     Obj **p = order + n;
     while (p > order + SWEEP_PREFETCH) {
         p--;

@@ -39,6 +39,7 @@ typedef struct {
 } SideEntry;
 
 _Static_assert(sizeof(SideEntry) == 32, "a side-table bucket is 32 bytes");
+_Static_assert(sizeof(SideEntry) == WEAK_DIRECT_ENTRY_SIZE, "weak_prefetch_clear_hinted");
 
 // A value waiting for its ephemeron key to be marked.
 typedef struct {
@@ -214,6 +215,7 @@ static inline uint32_t ptr_hash(const Obj *o, uint32_t mask) {
 }
 
 // Objects whose entry lives in the direct array: their header's aux is free for gc/weak.c.
+// (weak_prefetch_clear_hinted in weak.h knows this too.)
 static inline bool direct_kind(const Obj *o) {
     return o->type == OBJ_INSTANCE;
 }
@@ -867,6 +869,10 @@ static inline __attribute__((always_inline)) void clear_object(WkVM *vm, SideEnt
         queue_push(ws, item);
         update_ready(vm);
     }
+}
+
+void weak_sweep_hints(WkVM *vm, WeakSweepHints *out) {
+    out->direct = (const char *)vm->weak->direct;
 }
 
 void weak_prefetch_clear(WkVM *vm, Obj *o) {

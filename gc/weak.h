@@ -139,6 +139,26 @@ void weak_clear_object(WkVM *vm, Obj *o);
 // hint (the sweep runs it a few objects ahead, so that the side-table misses overlap).
 void weak_prefetch_clear(WkVM *vm, Obj *o);
 
+// What the sweep needs to prefetch an instance's side entry without a call: the dense array
+// of the entries of instances (an instance's header aux is 1 + its index there, 0 for none).
+// Taken once per sweep: the array moves only when a slot is added, never in a collection.
+#define WEAK_DIRECT_ENTRY_SIZE 32
+typedef struct {
+    const char *direct;
+} WeakSweepHints;
+void weak_sweep_hints(WkVM *vm, WeakSweepHints *out);
+
+// weak_prefetch_clear, inline for instances (the common weakly referenced object).
+static inline void weak_prefetch_clear_hinted(WkVM *vm, const WeakSweepHints *h, Obj *o) {
+    if (o->type == OBJ_INSTANCE) {
+        if (o->aux != 0) {
+            __builtin_prefetch(h->direct + (size_t)(o->aux - 1) * WEAK_DIRECT_ENTRY_SIZE);
+        }
+        return;
+    }
+    weak_prefetch_clear(vm, o);
+}
+
 // ---- Callbacks -------------------------------------------------------------------------------
 
 // Run the queued callbacks and finalizers ([vm]'s safe point; after gc.collect() and a `del`
