@@ -324,8 +324,8 @@ static inline void *block_alloc(WkVM *vm, size_t size) {
 
 // Return a block of [size] bytes to its page (or to malloc when it is large).
 static inline void block_free(WkVM *vm, void *ptr, size_t size) {
-    int cls = vm->gc.use_pool ? size_class(size) : -1;
-    if (cls < 0) {
+    size_t cls = (size - 1) / GC_GRAIN; // size 0 wraps around: large (no pooled block has it)
+    if (cls >= GC_SIZE_CLASSES || !vm->gc.use_pool) {
         free(ptr);
         return;
     }
