@@ -270,20 +270,31 @@ static void audit_remove(WkVM *vm, void *ptr, size_t size) {
 #define audit_remove(vm, ptr, size) ((void)0)
 #endif
 
-// The order ring is full: move it, oldest first, to the front of one twice the size.
+// Move the order window to the front of its array, which it then fills to the end.
+static void order_to_front(GcState *gc) {
+    if (gc->order != gc->order_mem) {
+        memmove(gc->order_mem, gc->order, gc->order_count * sizeof(Obj *));
+        gc->order = gc->order_mem;
+    }
+    gc->order_capacity = gc->order_mem_capacity;
+}
+
+// The order window is full: slide it to the front of its array when that frees at least half
+// of it, else double the array. (Each slide moves at most half the array, and only after as
+// many allocations: the survivors of a sweep move once, not at every collection.)
 __attribute__((noinline)) static void order_grow(GcState *gc) {
-    size_t capacity = gc->order_capacity < 1024 ? 1024 : gc->order_capacity * 2;
-    Obj **ring = malloc(capacity * sizeof(Obj *));
-    if (ring == NULL) {
-        out_of_memory();
+    if (gc->order_count >= gc->order_mem_capacity / 2) {
+        size_t capacity = gc->order_mem_capacity < 1024 ? 1024 : gc->order_mem_capacity * 2;
+        size_t offset = (size_t)(gc->order - gc->order_mem);
+        Obj **mem = realloc(gc->order_mem, capacity * sizeof(Obj *));
+        if (mem == NULL) {
+            out_of_memory();
+        }
+        gc->order_mem = mem;
+        gc->order_mem_capacity = capacity;
+        gc->order = mem + offset;
     }
-    for (size_t i = 0; i < gc->order_count; i++) {
-        ring[i] = gc->order[(gc->order_head + i) & (gc->order_capacity - 1)];
-    }
-    free(gc->order);
-    gc->order = ring;
-    gc->order_capacity = capacity;
-    gc->order_head = 0;
+    order_to_front(gc);
 }
 
 // block_alloc's slow path: a large block, the pool off, or an empty cursor.
@@ -313,8 +324,8 @@ static inline void *block_alloc(WkVM *vm, size_t size) {
 
 // Return a block of [size] bytes to its page (or to malloc when it is large).
 static inline void block_free(WkVM *vm, void *ptr, size_t size) {
-    int cls = vm->gc.use_pool ? size_class(size) : -1;
-    if (cls < 0) {
+    size_t cls = (size - 1) / GC_GRAIN; // size 0 wraps around: large (no pooled block has it)
+    if (cls >= GC_SIZE_CLASSES || !vm->gc.use_pool) {
         free(ptr);
         return;
     }
@@ -338,24 +349,17 @@ void gc_free_object(WkVM *vm, Obj *o, size_t size) {
     block_free(vm, o, size);
 }
 
-// The header flags a new object starts with: OBJ_FLAG_LEAF for the kinds that never refer to
-// anything, so that marking tests one bit whatever the kind (gc_is_leaf).
-static const uint8_t new_flags[OBJ_KIND_COUNT] = {
-    [OBJ_STR] = OBJ_FLAG_LEAF,
-    [OBJ_RANGE] = OBJ_FLAG_LEAF,
-};
-
-// Put new object [o] of [size] bytes and kind [type] on the books: header, order ring, bytes.
+// Put new object [o] of [size] bytes and kind [type] on the books: header, order array, bytes.
 static inline Obj *adopt(GcState *gc, Obj *o, size_t size, ObjType type) {
-    *o = (Obj){.type = (uint8_t)type, .flags = new_flags[type]}; // one store: 8 bytes
-    gc->order[(gc->order_head + gc->order_count++) & (gc->order_capacity - 1)] = o;
+    *o = (Obj){.type = (uint8_t)type, .flags = gc_new_flags(type)}; // one store: 8 bytes
+    gc->order[gc->order_count++] = o;
     gc->bytes_allocated += size;
     gc->allocations_since++;
     return o;
 }
 
 // gc_alloc_object's slow path: a collection may be due, the block is large, the pool is off
-// or the size class's cursor is empty, or the order ring is full.
+// or the size class's cursor is empty, or the order array is full.
 __attribute__((noinline)) static Obj *alloc_object_slow(WkVM *vm, size_t size, ObjType type) {
     GcState *gc = &vm->gc;
     maybe_collect(vm, size);
@@ -374,17 +378,10 @@ __attribute__((noinline)) static Obj *alloc_object_slow(WkVM *vm, size_t size, O
 }
 
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {
-    GcState *gc = &vm->gc;
-    // The fast path: a block at hand in the size class's cursor (the cursors stay empty while
-    // the pool is off), no collection due, room in the order ring.
-    size_t cls = (size - 1) / GC_GRAIN;
-    if (cls < GC_SIZE_CLASSES && gc->pool[cls].bits != 0 && !gc->stress &&
-        gc->bytes_allocated + size <= gc->next_gc && gc->order_count < gc->order_capacity) {
-        Obj *o = cursor_take(&gc->pool[cls], (int)cls);
-        audit_add(vm, o, size);
-        return adopt(gc, o, size, type);
-    }
-    return alloc_object_slow(vm, size, type);
+    // The fast path (gc.h): a block at hand in the size class's cursor (the cursors stay
+    // empty while the pool is off), no collection due, room in the order array.
+    Obj *o = gc_alloc_quick(&vm->gc, size, type);
+    return o != NULL ? o : alloc_object_slow(vm, size, type);
 }
 
 // Owned arrays of up to 512 bytes also come from the pool: callers always pass the exact old
@@ -529,16 +526,18 @@ static bool is_weak_kind(const Obj *o) {
 // The sweep's running state.
 typedef struct {
     size_t dying_weak; // weak kinds waiting in GcState.dying_weak
+    uint8_t epoch;     // the mark of a survivor (a local: the sweep's stores may alias it)
+    WeakSweepHints hints; // for prefetching side entries
 } Sweep;
 
 // Start fetching what the sweep will read of [o] in a few objects' time: past the header's
 // line when it dies (object_free_contents reads its fields), and its side-table bucket when it
 // was ever weakly referenced. [o]'s header was prefetched earlier.
-static inline void sweep_ahead(WkVM *vm, Obj *o) {
-    if (o->marked != vm->gc.epoch) {
+static inline void sweep_ahead(WkVM *vm, Obj *o, const Sweep *sw) {
+    if (o->marked != sw->epoch) {
         __builtin_prefetch((char *)o + 48);
         if (o->weakly) {
-            weak_prefetch_clear(vm, o);
+            weak_prefetch_clear_hinted(vm, &sw->hints, o);
         }
     }
 }
@@ -547,7 +546,7 @@ static inline void sweep_ahead(WkVM *vm, Obj *o) {
 // freed (a weak kind only queued for freeing).
 static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
     GcState *gc = &vm->gc;
-    if (o->marked == gc->epoch) {
+    if (o->marked == sw->epoch) {
         return true;
     }
     if (o->weakly) {
@@ -569,35 +568,38 @@ static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
 #define SWEEP_PREFETCH 16
 
 // Free every unmarked object; returns the number freed. The objects are visited newest first
-// (the order the callback queue follows) from the order ring: its entries are read in
+// (the order the callback queue follows) from the order array: its entries are read in
 // sequence and each header is fetched SWEEP_PREFETCH objects early, so the misses overlap
 // instead of forming a chain. Survivors are packed in the same order at the newest end of the
-// ring, which then starts at the oldest of them (no copying).
+// window, which then starts at the oldest of them (no copying; order_grow slides the window
+// back to the front of its array when it fills). It never wraps: the walk and the
+// allocations index it directly.
 // A dying object that was ever weakly referenced (header bit) has its weak slots cleared first,
 // which touches the refs and containers holding it: so the weak kinds are freed only after the
 // pass. Clearing costs only what died: surviving objects are never looked at for it.
 static size_t sweep(WkVM *vm) {
     GcState *gc = &vm->gc;
-    Obj **ring = gc->order;
-    size_t mask = gc->order_capacity - 1, head = gc->order_head;
+    Obj **order = gc->order;
     size_t n = gc->order_count;
-    size_t keep = n; // survivors go to [keep, n), counted from head
-    Sweep sw = {0};
-    size_t i = n;
-    while (i > SWEEP_PREFETCH) {
-        i--;
-        __builtin_prefetch(ring[(head + i - SWEEP_PREFETCH) & mask]);
-        sweep_ahead(vm, ring[(head + i - SWEEP_PREFETCH / 2) & mask]);
-        Obj *o = ring[(head + i) & mask];
+    Obj **keep = order + n; // survivors go to [keep, order + n)
+    WeakSweepHints hints; // (sw's address never escapes: its fields can stay in registers)
+    weak_sweep_hints(vm, &hints);
+    Sweep sw = {.dying_weak = 0, .epoch = gc->epoch, .hints = hints};
+    Obj **p = order + n;
+    while (p > order + SWEEP_PREFETCH) {
+        p--;
+        __builtin_prefetch(p[-SWEEP_PREFETCH]);
+        sweep_ahead(vm, p[-SWEEP_PREFETCH / 2], &sw);
+        Obj *o = *p;
         if (sweep_one(vm, o, &sw)) {
-            ring[(head + --keep) & mask] = o;
+            *--keep = o;
         }
     }
-    while (i > 0) {
-        i--;
-        Obj *o = ring[(head + i) & mask];
+    while (p > order) {
+        p--;
+        Obj *o = *p;
         if (sweep_one(vm, o, &sw)) {
-            ring[(head + --keep) & mask] = o;
+            *--keep = o;
         }
     }
     // The weak kinds are freed in walk order, so they reach their free lists in the same order
@@ -608,21 +610,19 @@ static size_t sweep(WkVM *vm) {
         }
         sweep_free(vm, gc->dying_weak[d]);
     }
-    size_t live = n - keep;
-    gc->order_head = (head + keep) & mask;
+    size_t live = (size_t)(order + n - keep);
+    gc->order = keep; // the window now starts at the oldest survivor
+    gc->order_capacity -= (size_t)(keep - order);
     gc->order_count = live;
-    if (gc->order_capacity > 4096 && live < gc->order_capacity / 8) {
+    if (gc->order_mem_capacity > 4096 && live < gc->order_mem_capacity / 8) {
         // give back what a past peak left unused (not sooner: the next cycle's allocations
         // would only grow it again)
-        Obj **smaller = malloc(gc->order_capacity / 2 * sizeof(Obj *));
+        order_to_front(gc);
+        Obj **smaller = realloc(gc->order_mem, gc->order_mem_capacity / 2 * sizeof(Obj *));
         if (smaller != NULL) {
-            for (size_t k = 0; k < live; k++) {
-                smaller[k] = ring[(gc->order_head + k) & mask];
-            }
-            free(ring);
-            gc->order = smaller;
-            gc->order_capacity /= 2;
-            gc->order_head = 0;
+            gc->order_mem = gc->order = smaller;
+            gc->order_mem_capacity /= 2;
+            gc->order_capacity = gc->order_mem_capacity;
         }
     }
     gc->live_objects = live;
@@ -675,19 +675,18 @@ size_t gc_object_count(WkVM *vm) {
 }
 
 Obj *gc_object_at(WkVM *vm, size_t i) {
-    GcState *gc = &vm->gc;
-    return gc->order[(gc->order_head + i) & (gc->order_capacity - 1)];
+    return vm->gc.order[i];
 }
 
 void gc_free_all(WkVM *vm) {
     GcState *gc = &vm->gc;
     for (size_t i = gc->order_count; i-- > 0;) { // newest first
-        object_free(vm, gc->order[(gc->order_head + i) & (gc->order_capacity - 1)]);
+        object_free(vm, gc->order[i]);
     }
     gc->order_count = 0;
-    free(vm->gc.order);
-    vm->gc.order = NULL;
-    vm->gc.order_capacity = vm->gc.order_head = vm->gc.order_count = 0;
+    free(vm->gc.order_mem);
+    vm->gc.order = vm->gc.order_mem = NULL;
+    vm->gc.order_capacity = vm->gc.order_mem_capacity = vm->gc.order_count = 0;
     free(vm->gc.dying_weak);
     vm->gc.dying_weak = NULL;
     vm->gc.dying_weak_capacity = 0;

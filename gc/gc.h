@@ -30,10 +30,13 @@ typedef struct {
 } PoolClass;
 
 typedef struct {
-    Obj **order;           // every live heap object, oldest first, in a ring (C memory) of
-    size_t order_capacity; // order_capacity entries (0 or a power of two) from order_head: the
-    size_t order_head;     // sweep reads them in sequence and prefetches their headers ahead
-    size_t order_count;    // (objects carry no link of their own)
+    Obj **order;           // every live heap object, oldest first: order[0, order_count), in
+    size_t order_count;    // a window of order_capacity entries that ends where order_mem
+    size_t order_capacity; // does. The sweep reads them in sequence and prefetches their
+                           // headers ahead (objects carry no link of their own)
+    Obj **order_mem;       // the array (C memory) of order_mem_capacity entries (0 or a power
+    size_t order_mem_capacity; // of two) holding the window: the sweep packs the survivors
+                           // at its newest end, and the window starts at the oldest of them
     Obj **dying_weak;      // the sweep's weak kinds, freed after the clearing pass
     size_t dying_weak_capacity;
     size_t bytes_allocated;
@@ -69,6 +72,44 @@ typedef struct {
 // May run a collection first, so every value the caller holds must be rooted.
 // Aborts with a message only if the C heap is exhausted even after a collection.
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type);
+
+// The header flags a new object of kind [type] starts with: OBJ_FLAG_LEAF for the kinds that
+// never refer to anything (str, range), so that marking tests one bit whatever the kind
+// (gc_is_leaf).
+static inline uint8_t gc_new_flags(ObjType type) {
+    return type == OBJ_STR || type == OBJ_RANGE ? OBJ_FLAG_LEAF : 0;
+}
+
+// gc_alloc_object's fast path, inline for the hottest constructors (instances, refs): a new
+// object of [size] bytes and kind [type] from the next block of its size class's cursor, or
+// NULL, having done nothing, when that is not at hand: a collection may be due (or stress),
+// the block is large, the pool is off or the cursor is empty, or the order array is full.
+// Never collects, so the caller's values need no rooting for it; on NULL the caller roots
+// them and calls gc_alloc_object.
+static inline Obj *gc_alloc_quick(GcState *gc, size_t size, ObjType type) {
+#ifdef WK_POOL_AUDIT
+    (void)gc, (void)size, (void)type;
+    return NULL; // gc_alloc_object records every block
+#else
+    size_t cls = (size - 1) / GC_GRAIN;
+    if (cls >= GC_SIZE_CLASSES) {
+        return NULL;
+    }
+    PoolClass *pc = &gc->pool[cls];
+    uint64_t bits = pc->bits;
+    if (bits == 0 || gc->stress || gc->bytes_allocated + size > gc->next_gc ||
+        gc->order_count == gc->order_capacity) {
+        return NULL;
+    }
+    pc->bits = bits & (bits - 1);
+    Obj *o = (Obj *)(pc->base + (size_t)__builtin_ctzll(bits) * (cls + 1) * GC_GRAIN);
+    *o = (Obj){.type = (uint8_t)type, .flags = gc_new_flags(type)}; // one store: 8 bytes
+    gc->order[gc->order_count++] = o;
+    gc->bytes_allocated += size;
+    gc->allocations_since++;
+    return o;
+#endif
+}
 
 // Grow or shrink an array owned by a heap object from [old_size] to [new_size] bytes
 // (new_size 0 frees). May collect before growing. Returns NULL only when [new_size] is 0.

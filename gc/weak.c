@@ -39,6 +39,7 @@ typedef struct {
 } SideEntry;
 
 _Static_assert(sizeof(SideEntry) == 32, "a side-table bucket is 32 bytes");
+_Static_assert(sizeof(SideEntry) == WEAK_DIRECT_ENTRY_SIZE, "weak_prefetch_clear_hinted");
 
 // A value waiting for its ephemeron key to be marked.
 typedef struct {
@@ -214,6 +215,7 @@ static inline uint32_t ptr_hash(const Obj *o, uint32_t mask) {
 }
 
 // Objects whose entry lives in the direct array: their header's aux is free for gc/weak.c.
+// (weak_prefetch_clear_hinted in weak.h knows this too.)
 static inline bool direct_kind(const Obj *o) {
     return o->type == OBJ_INSTANCE;
 }
@@ -221,6 +223,20 @@ static inline bool direct_kind(const Obj *o) {
 // The entry of [o] when it has one in the direct array (aux), else NULL.
 static inline SideEntry *direct_find(WeakState *ws, const Obj *o) {
     return o->aux != 0 ? &ws->direct[o->aux - 1] : NULL;
+}
+
+// Double the direct array (and its free bitmap and pending heads). Out of line: direct_new
+// is inlined into the first-slot path, which should not save registers for this call.
+static __attribute__((noinline)) void direct_grow(WeakState *ws) {
+    uint32_t cap = ws->direct_cap < 64 ? 64 : ws->direct_cap * 2;
+    ws->direct = xrealloc(ws->direct, (size_t)cap * sizeof(SideEntry));
+    ws->direct_free = xrealloc(ws->direct_free, (size_t)cap / 64 * sizeof(uint64_t));
+    memset(ws->direct_free + ws->direct_cap / 64, 0,
+           (size_t)(cap - ws->direct_cap) / 64 * sizeof(uint64_t));
+    ws->direct_pending = xrealloc(ws->direct_pending, (size_t)cap * sizeof(DirectPending));
+    memset(ws->direct_pending + ws->direct_cap, 0,
+           (size_t)(cap - ws->direct_cap) * sizeof(DirectPending)); // pass 0: none
+    ws->direct_cap = cap;
 }
 
 // A new, empty direct entry for [o]: the lowest free one at or after the cursor (from 0
@@ -241,16 +257,7 @@ static inline __attribute__((always_inline)) SideEntry *direct_new(WeakState *ws
         ws->dfree_count--;
     } else {
         if (ws->direct_count == ws->direct_cap) {
-            uint32_t cap = ws->direct_cap < 64 ? 64 : ws->direct_cap * 2;
-            ws->direct = xrealloc(ws->direct, (size_t)cap * sizeof(SideEntry));
-            ws->direct_free = xrealloc(ws->direct_free, (size_t)cap / 64 * sizeof(uint64_t));
-            memset(ws->direct_free + ws->direct_cap / 64, 0,
-                   (size_t)(cap - ws->direct_cap) / 64 * sizeof(uint64_t));
-            ws->direct_pending =
-                xrealloc(ws->direct_pending, (size_t)cap * sizeof(DirectPending));
-            memset(ws->direct_pending + ws->direct_cap, 0,
-                   (size_t)(cap - ws->direct_cap) * sizeof(DirectPending)); // pass 0: none
-            ws->direct_cap = cap;
+            direct_grow(ws);
         }
         i = ws->direct_count++;
     }
@@ -503,10 +510,7 @@ void weak_slot_reindex(WkVM *vm, Obj *referent, uint32_t pos, uint32_t index) {
     }
 }
 
-Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind) {
-    if (!(referent->weakly & WEAKLY_EVER)) {
-        return NULL;
-    }
+Obj *weak_basic_lookup(WkVM *vm, Obj *referent, WeakSlotKind kind) {
     SideEntry *e = side_find(vm->weak, referent);
     if (e == NULL) {
         return NULL;
@@ -867,6 +871,10 @@ static inline __attribute__((always_inline)) void clear_object(WkVM *vm, SideEnt
     }
 }
 
+void weak_sweep_hints(WkVM *vm, WeakSweepHints *out) {
+    out->direct = (const char *)vm->weak->direct;
+}
+
 void weak_prefetch_clear(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
     if (direct_kind(o)) {
@@ -878,11 +886,18 @@ void weak_prefetch_clear(WkVM *vm, Obj *o) {
     __builtin_prefetch(&ws->side[ptr_hash(o, ws->side_mask)]);
 }
 
-void weak_clear_object(WkVM *vm, Obj *o) {
+// Queue [item] (a callback or finalizer of a single-slot referent).
+static __attribute__((noinline)) void queue_one(WkVM *vm, QueueItem item) {
+    queue_push(vm->weak, item);
+    update_ready(vm);
+}
+
+// weak_clear_object but for its inline case: several slots, or an object in the hash table.
+static __attribute__((noinline)) void clear_object_general(WkVM *vm, Obj *o) {
     WeakState *ws = vm->weak;
     if (direct_kind(o)) {
-        // the common dying referent, an instance: its entry is known without a search, and
-        // it goes back to the direct array without side_delete's test of where it lives
+        // an instance: its entry is known without a search, and it goes back to the direct
+        // array without side_delete's test of where it lives
         SideEntry *e = direct_find(ws, o);
         if (e != NULL) {
             clear_object(vm, e);
@@ -898,6 +913,26 @@ void weak_clear_object(WkVM *vm, Obj *o) {
     clear_object(vm, e);
     slots_release(e);
     side_delete(ws, e);
+}
+
+void weak_clear_object(WkVM *vm, Obj *o) {
+    WeakState *ws = vm->weak;
+    SideEntry *e = direct_kind(o) ? direct_find(ws, o) : NULL;
+    if (e == NULL || e->count != 1 || e->cap_log != 0) {
+        clear_object_general(vm, o);
+        return;
+    }
+    // the commonest dying referent: an instance with one inline slot (a lone ref, a single
+    // container entry). Its entry is freed first, so that only the slot is live across the
+    // holder's hook (which never reaches the side table of its dying referent).
+    WeakSlot s = e->u.one;
+    ws->stats.slots_cleared++;
+    e->count = 0;
+    direct_delete(ws, e);
+    QueueItem item;
+    if (clear_slot(vm, s, &item)) {
+        queue_one(vm, item);
+    }
 }
 
 // ---- Running callbacks -----------------------------------------------------------------------

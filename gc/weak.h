@@ -89,8 +89,13 @@ void weak_slot_remove(WkVM *vm, Obj *referent, uint32_t pos);
 // The slot at [pos] of [referent]'s list is now slot [index] of its holder (a container
 // compacted its entries).
 void weak_slot_reindex(WkVM *vm, Obj *referent, uint32_t pos, uint32_t index);
+// weak_basic for a [referent] that has been weakly referenced (WEAKLY_EVER).
+Obj *weak_basic_lookup(WkVM *vm, Obj *referent, WeakSlotKind kind);
 // The shared basic ref or proxy of [referent] ([kind] BASIC_REF / BASIC_PROXY), or NULL. O(1).
-Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind);
+// Inline: an object never weakly referenced (the common new ref) has none, by its header.
+static inline Obj *weak_basic(WkVM *vm, Obj *referent, WeakSlotKind kind) {
+    return (referent->weakly & WEAKLY_EVER) ? weak_basic_lookup(vm, referent, kind) : NULL;
+}
 // Number of weak slots referring to [referent] (getweakrefcount). O(1).
 size_t weak_count(WkVM *vm, Obj *referent);
 // The refs and proxies referring to [referent] in getweakrefs order (basic ref, basic proxy,
@@ -133,6 +138,26 @@ void weak_clear_object(WkVM *vm, Obj *o);
 // Sweep phase: weak_clear_object([o]) is coming soon; start fetching what it will read. Only a
 // hint (the sweep runs it a few objects ahead, so that the side-table misses overlap).
 void weak_prefetch_clear(WkVM *vm, Obj *o);
+
+// What the sweep needs to prefetch an instance's side entry without a call: the dense array
+// of the entries of instances (an instance's header aux is 1 + its index there, 0 for none).
+// Taken once per sweep: the array moves only when a slot is added, never in a collection.
+#define WEAK_DIRECT_ENTRY_SIZE 32
+typedef struct {
+    const char *direct;
+} WeakSweepHints;
+void weak_sweep_hints(WkVM *vm, WeakSweepHints *out);
+
+// weak_prefetch_clear, inline for instances (the common weakly referenced object).
+static inline void weak_prefetch_clear_hinted(WkVM *vm, const WeakSweepHints *h, Obj *o) {
+    if (o->type == OBJ_INSTANCE) {
+        if (o->aux != 0) {
+            __builtin_prefetch(h->direct + (size_t)(o->aux - 1) * WEAK_DIRECT_ENTRY_SIZE);
+        }
+        return;
+    }
+    weak_prefetch_clear(vm, o);
+}
 
 // ---- Callbacks -------------------------------------------------------------------------------
 

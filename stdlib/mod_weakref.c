@@ -230,6 +230,33 @@ static const WeakHolderOps ref_ops = {
 
 // ---- Refs: construction ----------------------------------------------------------------------
 
+// The basic ref of [target] (no callback, the exact class ref): its shared one, else a new
+// one in the plain layout. Inline in weakref.ref(obj)'s fast path: an object never weakly
+// referenced has no shared ref (weak_basic reads that from its header), and the new ref's
+// slot is its first (weak_slot_add's inline path for instances).
+static inline __attribute__((always_inline)) bool make_basic_ref(WkVM *vm, Value target,
+                                                                 Value *out) {
+    if (!check_weakrefable(vm, target)) {
+        return false;
+    }
+    Obj *o = AS_OBJ(target);
+    Obj *shared = weak_basic(vm, o, WEAK_SLOT_BASIC_REF);
+    if (shared != NULL) {
+        *out = OBJ_VAL(shared);
+        return true;
+    }
+    ObjWeakRef *r = (ObjWeakRef *)gc_alloc_quick(&vm->gc, sizeof(ObjWeakRef), OBJ_WEAKREF);
+    if (r == NULL) {
+        r = (ObjWeakRef *)gc_alloc_object(vm, sizeof(ObjWeakRef), OBJ_WEAKREF);
+    }
+    r->obj.flags = WR_BASIC | OBJ_FLAG_LEAF; // the plain layout holds nothing strongly
+    r->hash = 0;
+    r->referent = o;
+    r->obj.aux = weak_slot_add(vm, o, &r->obj, 0, WEAK_SLOT_BASIC_REF);
+    *out = OBJ_VAL(r);
+    return true;
+}
+
 // A new ref or proxy to [target] ([proxy]: OBJ_PROXY) with [callback] (NONE: none) of class
 // [klass] (NULL: the exact built-in class). Shares the basic one when allowed.
 static bool make_ref(WkVM *vm, Value target, Value callback, ObjClass *klass, bool proxy,
@@ -299,6 +326,9 @@ bool mod_weakref_ref_fast(WkVM *vm, ObjClass *klass, int argc, Value *args, Valu
     }
     // what class_call does for the exact class: ref_new, then ref_init, which accepts the
     // same one or two arguments and does nothing
+    if (argc == 1) {
+        return make_basic_ref(vm, args[0], out);
+    }
     return make_ref(vm, args[0], argc > 1 ? args[1] : NONE_VAL, NULL, false, out);
 }
 
@@ -2792,23 +2822,10 @@ void mod_weakref_trace(WkVM *vm, Obj *o) {
     }
 }
 
-size_t mod_weakref_free(WkVM *vm, Obj *o) {
+// mod_weakref_free for the containers, their iterators and finalize objects: out of line,
+// so that freeing a ref (the common case) saves no registers.
+static __attribute__((noinline)) size_t free_holder(WkVM *vm, Obj *o) {
     switch (o->type) {
-    case OBJ_WEAKREF:
-    case OBJ_PROXY: {
-        ObjWeakRef *r = (ObjWeakRef *)o;
-        if (r->referent != NULL) {
-            weak_slot_remove(vm, r->referent, o->aux);
-        }
-        if (o->flags & WR_EXT) {
-            ObjWeakRefEx *x = as_ex(o);
-            if (x->func != NULL) {
-                weak_slot_remove(vm, x->func, x->func_pos);
-            }
-            return sizeof(ObjWeakRefEx);
-        }
-        return sizeof(ObjWeakRef);
-    }
     case OBJ_WEAKDICT:
     case OBJ_WEAKSET: {
         if (o->flags & WT_ITER) {
@@ -2840,6 +2857,35 @@ size_t mod_weakref_free(WkVM *vm, Obj *o) {
     default:
         return 0;
     }
+}
+
+// A ref or proxy in the extended layout: its slots, on the referent and on a WeakMethod's
+// function.
+static __attribute__((noinline)) size_t free_ref_ex(WkVM *vm, Obj *o) {
+    ObjWeakRefEx *x = as_ex(o);
+    if (x->base.referent != NULL) {
+        weak_slot_remove(vm, x->base.referent, o->aux);
+    }
+    if (x->func != NULL) {
+        weak_slot_remove(vm, x->func, x->func_pos);
+    }
+    return sizeof(ObjWeakRefEx);
+}
+
+size_t mod_weakref_free(WkVM *vm, Obj *o) {
+    if (o->type != OBJ_WEAKREF && o->type != OBJ_PROXY) {
+        return free_holder(vm, o);
+    }
+    if (o->flags & WR_EXT) {
+        return free_ref_ex(vm, o);
+    }
+    // a plain ref: a dead one (its referent died first, the common case in the sweep) has
+    // no slot left to remove
+    ObjWeakRef *r = (ObjWeakRef *)o;
+    if (r->referent != NULL) {
+        weak_slot_remove(vm, r->referent, o->aux);
+    }
+    return sizeof(ObjWeakRef);
 }
 
 ObjClass *mod_weakref_class_of(WkVM *vm, Obj *o) {

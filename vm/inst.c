@@ -17,10 +17,13 @@ ObjInstance *inst_new(WkVM *vm, ObjClass *klass) {
     if (klass->nkeys >= INST_MAX_KEYS) {
         cap = 0; // the class's instances no longer fit the shared layout: start in dict mode
     }
-    gc_push_root(vm, OBJ_VAL(klass));
-    ObjInstance *o = (ObjInstance *)gc_alloc_object(
-        vm, sizeof(ObjInstance) + sizeof(Value) * cap, OBJ_INSTANCE);
-    gc_pop_root(vm);
+    size_t size = sizeof(ObjInstance) + sizeof(Value) * cap;
+    ObjInstance *o = (ObjInstance *)gc_alloc_quick(&vm->gc, size, OBJ_INSTANCE);
+    if (o == NULL) { // the slow path may collect: root the class
+        gc_push_root(vm, OBJ_VAL(klass));
+        o = (ObjInstance *)gc_alloc_object(vm, size, OBJ_INSTANCE);
+        gc_pop_root(vm);
+    }
     o->klass = klass;
     o->fields = NULL;
     o->nvalues = 0;

@@ -51,9 +51,17 @@ static void reserve(WkVM *vm, ObjList *l, uint32_t need, Value keep) {
     gc_pop_root(vm);
 }
 
+// list_append on a full list: grow, then store. Out of line, so that the common append
+// (m_append, the VM's list building) saves no registers around a call it does not make.
+static __attribute__((noinline)) void append_grow(WkVM *vm, ObjList *l, Value v) {
+    reserve(vm, l, l->count + 1, v);
+    l->items[l->count++] = v;
+}
+
 void list_append(WkVM *vm, ObjList *l, Value v) {
     if (l->count == l->capacity) {
-        reserve(vm, l, l->count + 1, v);
+        append_grow(vm, l, v);
+        return;
     }
     l->items[l->count++] = v;
 }
@@ -772,12 +780,18 @@ bool list_sort(WkVM *vm, ObjList *l, Value key, bool reverse) {
 
 // ---- list methods ----------------------------------------------------------------------------
 
+// The TypeError of a list method called on [self], not a list. Out of line and cold: the
+// methods' common path (list.append above all) then needs no stack frame.
+static __attribute__((noinline, cold)) bool raise_not_list(WkVM *vm, const char *name,
+                                                           Value self) {
+    return exc_raise(vm, vm->cls.TypeError,
+                     "descriptor '%s' for 'list' objects doesn't apply to a '%s' object", name,
+                     tname(vm, self));
+}
+
 #define SELF_LIST(name)                                                                        \
     if (!IS_LIST(args[0])) {                                                                   \
-        return exc_raise(vm, vm->cls.TypeError,                                                \
-                         "descriptor '" name "' for 'list' objects doesn't apply to a '%s' "   \
-                         "object",                                                             \
-                         tname(vm, args[0]));                                                  \
+        return raise_not_list(vm, name, args[0]);                                              \
     }                                                                                          \
     ObjList *self = AS_LIST(args[0])
 

@@ -99,19 +99,22 @@ Test(gc, threshold_adapts_to_live_heap) {
     gc_pop_root(vm);
 }
 
-// The order ring holds the live objects: each entry is a heap object of a real kind.
-static void assert_ring_sound(void) {
+// The order array holds the live objects: each entry is a heap object of a real kind.
+static void assert_order_sound(void) {
     GcState *gc = &vm->gc;
     cr_assert_leq(gc->order_count, gc->order_capacity);
+    // the window ends where its array does
+    cr_assert_eq(gc->order + gc->order_capacity, gc->order_mem + gc->order_mem_capacity);
+    cr_assert_geq(gc->order, gc->order_mem);
     cr_assert_eq(gc_object_count(vm), gc->order_count);
     for (size_t i = 0; i < gc_object_count(vm); i++) {
         Obj *o = gc_object_at(vm, i);
-        cr_assert_lt(o->type, OBJ_KIND_COUNT, "object %zu of the ring", i);
+        cr_assert_lt(o->type, OBJ_KIND_COUNT, "object %zu of the order array", i);
     }
 }
 
-// The sweep visits objects through the order ring and packs the survivors: the ring keeps
-// exactly the survivors, oldest first, across collections, slides and resizes.
+// The sweep visits objects through the order array and packs the survivors: the array keeps
+// exactly the survivors, oldest first, at its front, across collections and resizes.
 Test(gc, sweep_keeps_survivors_in_allocation_order) {
     gc_collect(vm);
     ObjList *keep = list_new(vm, 0);
@@ -122,11 +125,11 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
             list_append(vm, keep, OBJ_VAL(l));
         }
     }
-    assert_ring_sound();
-    size_t before = vm->gc.order_capacity;
+    assert_order_sound();
+    size_t before = vm->gc.order_mem_capacity;
     gc_collect(vm);
-    assert_ring_sound();
-    // the survivors appear in the ring in allocation order, and every list in it after
+    assert_order_sound();
+    // the survivors appear in the array in allocation order, and every list in it after
     // [keep] is one of them (the others died)
     uint32_t seen = 0;
     size_t lists_after_keep = 0;
@@ -143,18 +146,18 @@ Test(gc, sweep_keeps_survivors_in_allocation_order) {
     }
     cr_assert_eq(seen, keep->count, "survivors out of order");
     cr_assert_eq(lists_after_keep, keep->count, "only the survivors are left");
-    // most die: the ring shrinks; allocating again wraps around its end or grows it
+    // most die: the array shrinks; allocating again grows it
     keep->count = 10;
     gc_collect(vm);
-    assert_ring_sound();
-    cr_assert_lt(vm->gc.order_capacity, before, "the ring shrank");
+    assert_order_sound();
+    cr_assert_lt(vm->gc.order_mem_capacity, before, "the order array shrank");
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < 20000; i++) {
             list_new(vm, 0);
         }
-        assert_ring_sound();
+        assert_order_sound();
         gc_collect(vm);
-        assert_ring_sound();
+        assert_order_sound();
     }
     cr_assert_eq(vm->gc.live_objects, vm->gc.order_count);
     gc_pop_root(vm);
@@ -202,4 +205,48 @@ Test(gc, blocks_come_in_ascending_addresses) {
     steps = steps_of_one_block(made, N);
     cr_assert_geq(steps, N - 10, "after mixed deaths: %d of %d steps are one block", steps,
                   N - 1);
+}
+
+// gc_alloc_quick, the inline allocation fast path: a block from the cursor, on the books like
+// any object (header, order array, bytes), and NULL without doing anything whenever the slow
+// path is needed: a large block, stress, a collection due. It never collects.
+Test(gc, alloc_quick_fast_path_and_refusals) {
+    gc_collect(vm);
+    GcState *gc = &vm->gc;
+    list_new(vm, 0); // the list size class's cursor is loaded now
+    size_t count = gc->order_count, bytes = gc->bytes_allocated;
+    size_t collections = gc->collections;
+    Obj *o = gc_alloc_quick(gc, sizeof(ObjList), OBJ_LIST);
+    if (gc->use_pool) {
+        cr_assert_not_null(o, "a block at hand");
+        cr_assert_eq(o->type, OBJ_LIST);
+        cr_assert_eq(o->flags, 0);
+        cr_assert_eq(gc->order_count, count + 1);
+        cr_assert_eq(gc_object_at(vm, count), o, "the newest entry of the order array");
+        cr_assert_eq(gc->bytes_allocated, bytes + sizeof(ObjList));
+        ((ObjList *)o)->items = NULL;
+        ((ObjList *)o)->count = ((ObjList *)o)->capacity = 0;
+        Obj *s = gc_alloc_quick(gc, sizeof(ObjRange), OBJ_RANGE);
+        cr_assert(s == NULL || (s->flags & OBJ_FLAG_LEAF), "a range starts as a leaf");
+        if (s != NULL) {
+            ((ObjRange *)s)->start = ((ObjRange *)s)->stop = ((ObjRange *)s)->length = 0;
+            ((ObjRange *)s)->step = 1;
+        }
+    } else {
+        cr_assert_null(o, "no pool: always the slow path");
+    }
+    count = gc->order_count;
+    bytes = gc->bytes_allocated;
+    cr_assert_null(gc_alloc_quick(gc, GC_GRAIN * GC_SIZE_CLASSES + 8, OBJ_TUPLE), "large");
+    gc->stress = true;
+    cr_assert_null(gc_alloc_quick(gc, sizeof(ObjList), OBJ_LIST), "stress");
+    gc->stress = false;
+    size_t next = gc->next_gc;
+    gc->next_gc = gc->bytes_allocated; // any allocation makes a collection due
+    cr_assert_null(gc_alloc_quick(gc, sizeof(ObjList), OBJ_LIST), "a collection is due");
+    gc->next_gc = next;
+    cr_assert_eq(gc->order_count, count, "a refusal changes nothing");
+    cr_assert_eq(gc->bytes_allocated, bytes);
+    cr_assert_eq(gc->collections, collections, "never collects");
+    gc_collect(vm);
 }
