@@ -192,6 +192,7 @@ typedef struct ObjCode {
     int maxstack;
     int nslots;  // nlocals + ncells + nfrees
     void *cache; // vm/ inline caches, one per instruction that has one (owned by vm.c)
+    uintptr_t cache_bias; // vm/: where CACHE finds an instruction's cache from its address
 } ObjCode;
 
 typedef struct {

@@ -72,7 +72,7 @@ static inline CacheWay *cache_claim(InlineCache *ic, ObjClass *k) {
 }
 
 // CACHE(fr, ip): the cache of the instruction before [ip] in [fr]'s code (ip has moved past it),
-// for the dispatch loop, where RELOAD keeps [cache_bias] for the running frame: one multiply-add
+// for the dispatch loop, where RELOAD keeps the running code's [cache_bias]: one multiply-add
 // from ip instead of three loads. cache[(ip - code) - 1] = cache + 18 * ((uintptr_t)ip - (uintptr_t)code - 4): an instruction
 // word is 4 bytes and an InlineCache 72 (18 times as many), so the address is 18 * ip plus a
 // per-code constant, computed in wrapping uintptr_t arithmetic.
@@ -182,6 +182,7 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
         fputs("wk: out of memory\n", stderr);
         abort();
     }
+    c->cache_bias = cache_bias_of(c);
     c->cell2arg = gc_realloc(vm, NULL, 0, sizeof(int) * (size_t)p->ncells);
     for (int i = 0; i < p->ncells; i++) {
         c->cell2arg[i] = p->cell2arg != NULL ? p->cell2arg[i] : -1;
@@ -1696,9 +1697,12 @@ static bool check_interrupt(WkVM *vm) {
         slots = fr->slots;                                                                     \
         consts = fr->code->consts;                                                             \
         names = fr->code->names;                                                               \
-        cache_bias = cache_bias_of(fr->code);                                                  \
+        cache_bias = fr->code->cache_bias;                                                     \
     } while (0)
 #define ERROR() goto on_error
+// A backward jump's check for Ctrl-C and queued weak callbacks: both flags read at once (no
+// short circuit), one branch the predictor learns is not taken.
+#define SAFE_POINT_DUE() __builtin_expect((vm->interrupted | (int)weak_has_pending(vm)) != 0, 0)
 #define NEXT()                                                                                 \
     do {                                                                                       \
         FETCH();                                                                               \
@@ -1838,11 +1842,17 @@ dispatch:
     CASE(LOAD_GLOBAL) {
         InlineCache *ic = CACHE(fr, ip);
         ObjDict *g = fr->globals;
-        if (ic->way[0].owner == g && ic->way[0].version == g->version &&
-            ic->version2 == vm->builtins->version) {
+        if (ic->way[0].owner == g && ic->way[0].version == g->version) {
+            // a global needs only its dict unchanged; a builtin also the builtins
             int32_t i = ic->way[0].index;
-            *sp++ = i >= 0 ? g->table.entries[i].value : vm->builtins->table.entries[-i - 1].value;
-            NEXT();
+            if (i >= 0) {
+                *sp++ = g->table.entries[i].value;
+                NEXT();
+            }
+            if (ic->version2 == vm->builtins->version) {
+                *sp++ = vm->builtins->table.entries[-i - 1].value;
+                NEXT();
+            }
         }
         Value *v = dict_get_str(g, names[arg]);
         if (v == NULL) {
@@ -2362,7 +2372,7 @@ generic_compare : {
     CASE(JUMP) {
         uint32_t *target = fr->code->code + arg;
         if (target < ip) {
-            if (vm->interrupted || weak_has_pending(vm)) {
+            if (SAFE_POINT_DUE()) {
                 SYNC();
                 fr->sp = sp;
                 if (!check_interrupt(vm)) {
@@ -3147,7 +3157,7 @@ generic_compare : {
     }
     CASE(JUMP_FOR_ITER) {
         // [arg] is the distance back from [ip] (vm/quicken.c); the safe point is JUMP's.
-        if (vm->interrupted || weak_has_pending(vm)) {
+        if (SAFE_POINT_DUE()) {
             SYNC();
             fr->sp = sp;
             if (!check_interrupt(vm)) {
