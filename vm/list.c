@@ -803,7 +803,7 @@ static bool int_arg(WkVM *vm, Value v, int64_t *out) {
     return ops_index(vm, v, out);
 }
 
-static bool m_append(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) {
+bool list_m_append(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result) {
     (void)argc, (void)kw;
     SELF_LIST("append");
     list_append(vm, self, args[1]);
@@ -1052,7 +1052,7 @@ static bool m_contains(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *resu
 
 void list_init_class(WkVM *vm) {
     ObjClass *c = vm->cls.list;
-    class_add_native(vm, c, "append", m_append, 2, 2, false);
+    class_add_native(vm, c, "append", list_m_append, 2, 2, false);
     class_add_native(vm, c, "extend", m_extend, 2, 2, false);
     class_add_native(vm, c, "insert", m_insert, 3, 3, false);
     class_add_native(vm, c, "pop", m_pop, 1, 2, false);

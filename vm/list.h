@@ -8,6 +8,9 @@
 ObjList *list_new(WkVM *vm, uint32_t capacity);
 // Append [v] (may allocate; [l] must be reachable or rooted).
 void list_append(WkVM *vm, ObjList *l, Value v);
+// The native behind list.append (args[0] the list): the dispatch loop recognises it to append
+// in place of the call when a statement is `xs.append(x)` on an exact list.
+bool list_m_append(WkVM *vm, Value *args, int argc, ObjDict *kw, Value *result);
 // l.extend(iterable).
 WK_NODISCARD bool list_extend(WkVM *vm, ObjList *l, Value iterable);
 // A tuple of [count] items, all None (fill them before the next allocation or root it).

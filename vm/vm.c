@@ -2975,6 +2975,15 @@ generic_compare : {
     CASE(CALL_METHOD_POP) {
         // A statement calling a built-in method (`xs.append(x)`): the result is dropped.
         Value *callee = sp - arg - 2;
+        if (IS_NATIVE(*callee) && AS_NATIVE(*callee)->fn == list_m_append && arg == 1 &&
+            IS_EMPTY(AS_NATIVE(*callee)->self) && IS_LIST(callee[1])) {
+            // list.append itself, without the native call (what m_append does)
+            SYNC(); // growing the list may collect: the stack roots the list and the item
+            list_append(vm, AS_LIST(callee[1]), callee[2]);
+            sp = callee;
+            ip++;
+            NEXT();
+        }
         if (IS_NATIVE(*callee)) {
             SYNC();
             Value r;
