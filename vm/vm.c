@@ -2895,18 +2895,21 @@ generic_compare : {
         Value it = sp[-1];
         if (IS_KIND(it, OBJ_ITER)) {
             ObjIter *x = (ObjIter *)AS_OBJ(it);
-            if (x->kind == ITER_RANGE) {
-                ObjRange *r = (ObjRange *)AS_OBJ(x->source);
-                if (x->index < r->length) {
-                    slots[OPCODE_ARG(*ip)] = INT_VAL(range_at(r, x->index));
-                    x->index++;
+            int64_t i = x->index;
+            Value *dst = &slots[OPCODE_ARG(*ip)];
+            if (x->kind == ITER_LIST) {
+                ObjList *l = AS_LIST(x->source);
+                if (i < (int64_t)l->count) {
+                    x->index = i + 1;
+                    *dst = l->items[i];
                     ip++;
                     NEXT();
                 }
-            } else if (x->kind == ITER_LIST) {
-                ObjList *l = AS_LIST(x->source);
-                if (x->index < (int64_t)l->count) {
-                    slots[OPCODE_ARG(*ip)] = l->items[x->index++];
+            } else if (x->kind == ITER_RANGE) {
+                ObjRange *r = (ObjRange *)AS_OBJ(x->source);
+                if (i < r->length) {
+                    x->index = i + 1;
+                    *dst = INT_VAL(range_at(r, i));
                     ip++;
                     NEXT();
                 }
