@@ -1517,6 +1517,10 @@ static inline Value *method_cached(WkVM *vm, InlineCache *ic, Value obj, ObjStr 
         }
         return NULL;
     }
+    if (IS_LIST(obj)) { // the commonest receiver after instances (xs.append): no own fields
+        CacheWay *w = cache_find(ic, vm->cls.list);
+        return w != NULL ? &w->value : NULL;
+    }
     if (ic->way[0].owner != NULL && IS_OBJ(obj) && method_cacheable(obj)) {
         // the commonest receivers without a call to class_of
         ObjClass *k = IS_LIST(obj) ? vm->cls.list : IS_DICT(obj) ? vm->cls.dict : class_of(vm, obj);
