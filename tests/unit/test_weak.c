@@ -364,3 +364,42 @@ Test(weak, stress_mode_keeps_everything_consistent) {
     cr_assert_eq(length(k), 20);
     gc_pop_roots(vm, 3);
 }
+
+// An instance with a ref to it (the ref kept in [refs]): its direct side-table entry's index
+// (gc/weak.c keeps 1 + that index in the instance's header aux).
+static uint32_t referenced_instance(ObjList *objs, ObjList *refs) {
+    Value v = new_object();
+    gc_push_root(vm, v);
+    cr_assert_eq(AS_OBJ(v)->type, OBJ_INSTANCE);
+    list_append(vm, objs, v);
+    Value r = call("ref", 1, &v);
+    list_append(vm, refs, r);
+    gc_pop_root(vm);
+    cr_assert_neq(AS_OBJ(v)->aux, 0);
+    return AS_OBJ(v)->aux - 1;
+}
+
+// New direct entries come from a cursor holding one word of the free bitmap; a collection
+// gives its untaken entries back, so that what the collection freed lower down is taken first.
+Test(weak, direct_entries_lowest_free_first_after_each_collection) {
+    ObjList *objs = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(objs));
+    ObjList *refs = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(refs));
+    for (uint32_t i = 0; i < 200; i++) {
+        cr_assert_eq(referenced_instance(objs, refs), i);
+    }
+    objs->items[70] = NONE_VAL;
+    objs->items[72] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_eq(referenced_instance(objs, refs), 70); // the cursor now holds {72}
+    objs->items[5] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_eq(referenced_instance(objs, refs), 5);
+    cr_assert_eq(referenced_instance(objs, refs), 72);
+    cr_assert_eq(referenced_instance(objs, refs), 200);
+    WeakStats st;
+    weak_stats(vm, &st);
+    cr_assert_eq(st.side_objects, 201);
+    gc_pop_roots(vm, 2);
+}
