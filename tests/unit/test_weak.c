@@ -403,3 +403,39 @@ Test(weak, direct_entries_lowest_free_first_after_each_collection) {
     cr_assert_eq(st.side_objects, 201);
     gc_pop_roots(vm, 2);
 }
+
+// A ref whose referent died in an earlier collection holds no slot (OBJ_FLAG_NO_WEAK_SLOTS):
+// the sweep frees it on the spot, without deferring it past the clearing; a ref dying with
+// its referent is still deferred (clearing its referent writes to it).
+Test(weak, dead_ref_freed_on_the_spot_by_the_sweep) {
+    Value obj = new_object();
+    gc_push_root(vm, obj);
+    Value r = call("ref", 1, &obj);
+    gc_push_root(vm, r);
+    Value a[2] = {obj, recorder};
+    Value rc = call("ref", 2, a); // the extended layout
+    gc_push_root(vm, rc);
+    cr_assert_eq(AS_OBJ(r)->flags & OBJ_FLAG_NO_WEAK_SLOTS, 0);
+    vm->gc.temp_roots[vm->gc.temp_count - 3] = NONE_VAL; // drop obj
+    gc_collect(vm);
+    cr_assert(IS_NONE(deref(r)));
+    cr_assert(AS_OBJ(r)->flags & OBJ_FLAG_NO_WEAK_SLOTS);
+    cr_assert(AS_OBJ(rc)->flags & OBJ_FLAG_NO_WEAK_SLOTS);
+    cr_assert_eq(weak_run_pending(vm), 1);
+    cr_assert_eq(vm->gc.dying_weak_capacity, 0, "nothing deferred so far");
+    size_t before = gc_object_count(vm);
+    gc_pop_roots(vm, 2); // drop both refs
+    gc_collect(vm);
+    cr_assert_eq(gc_object_count(vm), before - 2);
+    cr_assert_eq(vm->gc.dying_weak_capacity, 0, "the dead refs were not deferred");
+    // a ref dying together with its referent: deferred, cleared, no callback
+    Value o2 = new_object();
+    vm->gc.temp_roots[vm->gc.temp_count - 1] = o2;
+    Value b[2] = {o2, recorder};
+    (void)call("ref", 2, b);
+    vm->gc.temp_roots[vm->gc.temp_count - 1] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_gt(vm->gc.dying_weak_capacity, 0);
+    cr_assert_eq(weak_run_pending(vm), 0);
+    gc_pop_root(vm);
+}
