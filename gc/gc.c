@@ -543,7 +543,7 @@ static inline void sweep_ahead(WkVM *vm, Obj *o, const Sweep *sw) {
 }
 
 // Sweep [o]: true for a survivor (whose header is only read); a dying object is cleared and
-// freed (a weak kind only queued for freeing).
+// freed (a weak kind that still holds weak slots only queued for freeing).
 static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
     GcState *gc = &vm->gc;
     if (o->marked == sw->epoch) {
@@ -552,7 +552,7 @@ static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
     if (o->weakly) {
         weak_clear_object(vm, o);
     }
-    if (is_weak_kind(o)) {
+    if (is_weak_kind(o) && !(o->flags & OBJ_FLAG_NO_WEAK_SLOTS)) {
         if (sw->dying_weak == gc->dying_weak_capacity) {
             grow_array((void **)&gc->dying_weak, &gc->dying_weak_capacity, sizeof(Obj *));
         }
@@ -576,7 +576,9 @@ static inline bool sweep_one(WkVM *vm, Obj *o, Sweep *sw) {
 // allocations index it directly.
 // A dying object that was ever weakly referenced (header bit) has its weak slots cleared first,
 // which touches the refs and containers holding it: so the weak kinds are freed only after the
-// pass. Clearing costs only what died: surviving objects are never looked at for it.
+// pass, except those that hold no slot any more (OBJ_FLAG_NO_WEAK_SLOTS: a ref whose referent
+// died in an earlier collection), which nothing can reach. Clearing costs only what died:
+// surviving objects are never looked at for it.
 static size_t sweep(WkVM *vm) {
     GcState *gc = &vm->gc;
     Obj **order = gc->order;

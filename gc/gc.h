@@ -202,11 +202,11 @@ static inline void gc_mark_values_in(GcState *gc, const Value *items, size_t n) 
     uint8_t epoch = gc->epoch;
     Obj **gray = gc->gray;
     size_t count = gc->gray_count, capacity = gc->gray_capacity;
-    for (size_t i = 0; i < n; i++) {
-        if (!IS_OBJ(items[i])) {
+    for (const Value *v = items, *end = items + n; v < end; v++) { // (one induction variable)
+        if (!IS_OBJ(*v)) {
             continue;
         }
-        Obj *o = AS_OBJ(items[i]);
+        Obj *o = AS_OBJ(*v);
         if (o->marked == epoch) {
             continue;
         }

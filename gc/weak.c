@@ -80,11 +80,17 @@ struct WeakState {
     // entry takes the lowest free index at or after a cursor that every collection sends back
     // to 0, as the pool does with blocks: objects made in a row get entries in a row whatever
     // order the earlier ones died in, so registering and clearing them walks memory in order.
+    // As in the pool, the cursor holds one word of the bitmap taken out of it (dcur_bits), so
+    // a new entry is a bit scan; the bitmap is searched only when that word is used up.
     SideEntry *direct;
     uint32_t direct_count, direct_cap; // entries in use or free / allocated
-    uint64_t *direct_free;             // bit i set: entry i (< direct_count) is free
+    uint64_t *direct_free;             // bit i set: entry i (< direct_count) is free, and not
+                                       // in the cursor
     DirectPending *direct_pending;     // per direct entry: its key's ephemeron pending head
-    uint32_t dfree_word, dfree_count;  // the cursor (a word of direct_free); free entries
+    uint64_t dcur_bits;                // the cursor's free entries: bit i is entry
+    uint32_t dcur_base;                // dcur_base + i
+    uint32_t dfree_word, dfree_count;  // the next word the cursor takes; free entries in
+                                       // direct_free (the cursor's not counted)
     uint32_t serial;
     const WeakHolderOps *ops[OBJ_KIND_COUNT];
 
@@ -239,33 +245,56 @@ static __attribute__((noinline)) void direct_grow(WeakState *ws) {
     ws->direct_cap = cap;
 }
 
-// A new, empty direct entry for [o]: the lowest free one at or after the cursor (from 0
-// again when the free ones are all behind it), else a new one at the end.
-static inline __attribute__((always_inline)) SideEntry *direct_new(WeakState *ws, Obj *o) {
-    uint32_t i;
-    if (ws->dfree_count > 0) {
-        uint32_t words = (ws->direct_count + 63) / 64;
-        if (ws->dfree_word >= words) {
-            ws->dfree_word = 0;
-        }
-        while (ws->direct_free[ws->dfree_word] == 0) {
-            ws->dfree_word = ws->dfree_word + 1 < words ? ws->dfree_word + 1 : 0;
-        }
-        uint64_t bits = ws->direct_free[ws->dfree_word];
-        i = ws->dfree_word * 64 + (uint32_t)__builtin_ctzll(bits);
-        ws->direct_free[ws->dfree_word] = bits & (bits - 1);
-        ws->dfree_count--;
-    } else {
+// Give the cursor's untaken entries back to the bitmap (before the cursor restarts at 0).
+static void direct_cursor_return(WeakState *ws) {
+    if (ws->dcur_bits != 0) {
+        ws->direct_free[ws->dcur_base / 64] |= ws->dcur_bits;
+        ws->dfree_count += (uint32_t)__builtin_popcountll(ws->dcur_bits);
+        ws->dcur_bits = 0;
+    }
+}
+
+// The index of a new direct entry when the cursor is empty: load it with the next bitmap word
+// that has a free entry, at or after dfree_word (from 0 again when the free ones are all
+// behind it), and take its lowest; else a new entry at the end.
+static __attribute__((noinline)) uint32_t direct_take_slow(WeakState *ws) {
+    if (ws->dfree_count == 0) {
         if (ws->direct_count == ws->direct_cap) {
             direct_grow(ws);
         }
+        return ws->direct_count++;
+    }
+    uint32_t words = (ws->direct_count + 63) / 64;
+    uint32_t w = ws->dfree_word < words ? ws->dfree_word : 0;
+    while (ws->direct_free[w] == 0) {
+        w = w + 1 < words ? w + 1 : 0;
+    }
+    uint64_t bits = ws->direct_free[w];
+    ws->direct_free[w] = 0;
+    ws->dfree_count -= (uint32_t)__builtin_popcountll(bits);
+    ws->dfree_word = w + 1;
+    ws->dcur_base = w * 64;
+    ws->dcur_bits = bits & (bits - 1);
+    return w * 64 + (uint32_t)__builtin_ctzll(bits);
+}
+
+// A new direct entry for [o] holding slot [s] inline (flags [flags]): the lowest free one of
+// the cursor, else from direct_take_slow. One store writes the whole entry.
+static inline __attribute__((always_inline)) SideEntry *direct_new(WeakState *ws, Obj *o,
+                                                                   WeakSlot s, uint32_t count,
+                                                                   uint8_t flags) {
+    uint32_t i;
+    uint64_t bits = ws->dcur_bits;
+    if (bits != 0) {
+        ws->dcur_bits = bits & (bits - 1);
+        i = ws->dcur_base + (uint32_t)__builtin_ctzll(bits);
+    } else if (ws->dfree_count == 0 && ws->direct_count < ws->direct_cap) {
         i = ws->direct_count++;
+    } else {
+        i = direct_take_slow(ws);
     }
     SideEntry *e = &ws->direct[i];
-    e->obj = o;
-    e->count = 0;
-    e->flags = 0;
-    e->cap_log = 0;
+    *e = (SideEntry){.obj = o, .u.one = s, .count = count, .flags = flags, .cap_log = 0};
     o->aux = i + 1;
     ws->side_count++;
     return e;
@@ -321,7 +350,7 @@ static void side_grow(WeakState *ws) {
 static SideEntry *side_get(WeakState *ws, Obj *o) {
     if (direct_kind(o)) {
         SideEntry *e = direct_find(ws, o);
-        return e != NULL ? e : direct_new(ws, o);
+        return e != NULL ? e : direct_new(ws, o, (WeakSlot){0}, 0, 0);
     }
     if ((ws->hashed_count + 1) * 4 > (ws->side_mask + 1) * 3) {
         side_grow(ws);
@@ -458,10 +487,8 @@ uint32_t weak_slot_add(WkVM *vm, Obj *referent, Obj *holder, uint32_t index, Wea
     if (direct_kind(referent) && referent->aux == 0) {
         // an instance's first slot (a fresh object entering a container, say): a new direct
         // entry holding it inline, whatever its kind
-        SideEntry *e = direct_new(ws, referent);
-        e->u.one = (WeakSlot){holder, index, ++ws->serial};
-        e->count = 1;
-        e->flags = kind_flags[kind];
+        (void)direct_new(ws, referent, (WeakSlot){holder, index, ++ws->serial}, 1,
+                         kind_flags[kind]);
         return 0;
     }
     return slot_add_general(ws, referent, holder, index, kind);
@@ -614,7 +641,8 @@ void weak_mark_roots(WkVM *vm) {
     }
     ws->eph_count = 0;
     ws->pending_count = 0;
-    ws->dfree_word = 0; // what this collection frees is taken lowest first
+    direct_cursor_return(ws); // what this collection frees is taken lowest first
+    ws->dfree_word = 0;
     for (size_t i = ws->qhead; i < ws->qtail; i++) {
         gc_mark_object(vm, ws->queue[i].holder);
         gc_mark_value(vm, ws->queue[i].callback);

@@ -131,8 +131,8 @@ void weak_converge_ephemerons(WkVM *vm);
 // Sweep phase: [o] is dying and was weakly referenced (its `weakly` bit is set). Clear every
 // weak slot that refers to it (refs go dead, container entries are purged), queue the
 // callbacks (newest first; never for a holder that dies too) and forget its side entry. The
-// sweep calls this before freeing [o] and frees the weak kinds themselves only after the whole
-// pass, so every holder touched here is still allocated. Cost: O(k) for k slots; objects that
+// sweep calls this before freeing [o] and frees the weak kinds that still hold slots only after
+// the whole pass, so every holder touched here is still allocated. Cost: O(k) for k slots; objects that
 // stay alive cost nothing.
 void weak_clear_object(WkVM *vm, Obj *o);
 // Sweep phase: weak_clear_object([o]) is coming soon; start fetching what it will read. Only a

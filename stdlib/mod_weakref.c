@@ -203,9 +203,13 @@ static WeakClearAction ref_cleared(UNUSED WkVM *vm, Obj *holder, uint32_t index,
         r->referent = NULL;
     }
     if (!(holder->flags & WR_EXT)) {
+        holder->flags |= OBJ_FLAG_NO_WEAK_SLOTS; // its one slot is gone: the sweep may free it
         return WEAK_CLEAR_NONE;
     }
     ObjWeakRefEx *x = as_ex(holder);
+    if (r->referent == NULL && x->func == NULL) {
+        holder->flags |= OBJ_FLAG_NO_WEAK_SLOTS;
+    }
     if (holder->flags & WR_METHOD) {
         if (!x->alive) {
             return WEAK_CLEAR_NONE;

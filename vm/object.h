@@ -59,6 +59,13 @@ struct Obj {
 // str and range, and keep it set only while object_trace would mark nothing through the object.
 #define OBJ_FLAG_LEAF 0x80
 
+// Obj.flags bit of a weak kind (OBJ_WEAKREF ... OBJ_FINALIZE) that holds no weak slot any
+// more (a ref whose referent died): clearing can never reach it, so the sweep frees it on the
+// spot instead of keeping it until the clearing of the other dying objects is done. The kind
+// sets it once its last slot is gone (it never takes one again); never setting it is always
+// safe. Other kinds may use the bit for themselves.
+#define OBJ_FLAG_NO_WEAK_SLOTS 0x40
+
 #define OBJ_TYPE(v) (AS_OBJ(v)->type)
 #define IS_KIND(v, k) (IS_OBJ(v) && OBJ_TYPE(v) == (k))
 #define IS_STR(v) IS_KIND(v, OBJ_STR)

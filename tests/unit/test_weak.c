@@ -364,3 +364,78 @@ Test(weak, stress_mode_keeps_everything_consistent) {
     cr_assert_eq(length(k), 20);
     gc_pop_roots(vm, 3);
 }
+
+// An instance with a ref to it (the ref kept in [refs]): its direct side-table entry's index
+// (gc/weak.c keeps 1 + that index in the instance's header aux).
+static uint32_t referenced_instance(ObjList *objs, ObjList *refs) {
+    Value v = new_object();
+    gc_push_root(vm, v);
+    cr_assert_eq(AS_OBJ(v)->type, OBJ_INSTANCE);
+    list_append(vm, objs, v);
+    Value r = call("ref", 1, &v);
+    list_append(vm, refs, r);
+    gc_pop_root(vm);
+    cr_assert_neq(AS_OBJ(v)->aux, 0);
+    return AS_OBJ(v)->aux - 1;
+}
+
+// New direct entries come from a cursor holding one word of the free bitmap; a collection
+// gives its untaken entries back, so that what the collection freed lower down is taken first.
+Test(weak, direct_entries_lowest_free_first_after_each_collection) {
+    ObjList *objs = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(objs));
+    ObjList *refs = list_new(vm, 0);
+    gc_push_root(vm, OBJ_VAL(refs));
+    for (uint32_t i = 0; i < 200; i++) {
+        cr_assert_eq(referenced_instance(objs, refs), i);
+    }
+    objs->items[70] = NONE_VAL;
+    objs->items[72] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_eq(referenced_instance(objs, refs), 70); // the cursor now holds {72}
+    objs->items[5] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_eq(referenced_instance(objs, refs), 5);
+    cr_assert_eq(referenced_instance(objs, refs), 72);
+    cr_assert_eq(referenced_instance(objs, refs), 200);
+    WeakStats st;
+    weak_stats(vm, &st);
+    cr_assert_eq(st.side_objects, 201);
+    gc_pop_roots(vm, 2);
+}
+
+// A ref whose referent died in an earlier collection holds no slot (OBJ_FLAG_NO_WEAK_SLOTS):
+// the sweep frees it on the spot, without deferring it past the clearing; a ref dying with
+// its referent is still deferred (clearing its referent writes to it).
+Test(weak, dead_ref_freed_on_the_spot_by_the_sweep) {
+    Value obj = new_object();
+    gc_push_root(vm, obj);
+    Value r = call("ref", 1, &obj);
+    gc_push_root(vm, r);
+    Value a[2] = {obj, recorder};
+    Value rc = call("ref", 2, a); // the extended layout
+    gc_push_root(vm, rc);
+    cr_assert_eq(AS_OBJ(r)->flags & OBJ_FLAG_NO_WEAK_SLOTS, 0);
+    vm->gc.temp_roots[vm->gc.temp_count - 3] = NONE_VAL; // drop obj
+    gc_collect(vm);
+    cr_assert(IS_NONE(deref(r)));
+    cr_assert(AS_OBJ(r)->flags & OBJ_FLAG_NO_WEAK_SLOTS);
+    cr_assert(AS_OBJ(rc)->flags & OBJ_FLAG_NO_WEAK_SLOTS);
+    cr_assert_eq(weak_run_pending(vm), 1);
+    cr_assert_eq(vm->gc.dying_weak_capacity, 0, "nothing deferred so far");
+    size_t before = gc_object_count(vm);
+    gc_pop_roots(vm, 2); // drop both refs
+    gc_collect(vm);
+    cr_assert_eq(gc_object_count(vm), before - 2);
+    cr_assert_eq(vm->gc.dying_weak_capacity, 0, "the dead refs were not deferred");
+    // a ref dying together with its referent: deferred, cleared, no callback
+    Value o2 = new_object();
+    vm->gc.temp_roots[vm->gc.temp_count - 1] = o2;
+    Value b[2] = {o2, recorder};
+    (void)call("ref", 2, b);
+    vm->gc.temp_roots[vm->gc.temp_count - 1] = NONE_VAL;
+    gc_collect(vm);
+    cr_assert_gt(vm->gc.dying_weak_capacity, 0);
+    cr_assert_eq(weak_run_pending(vm), 0);
+    gc_pop_root(vm);
+}
