@@ -524,8 +524,7 @@ static CallFrame *push_frame(WkVM *vm, ObjFunction *f, Value *slots, ObjDict *lo
     fr->globals = f->globals;
     fr->locals = locals;
     fr->gen = NULL;
-    fr->boundary = false;
-    fr->constructor = false;
+    fr->flags = 0;
     fr->nblocks = 0;
     return fr;
 }
@@ -729,7 +728,7 @@ static bool construct_in_frame(WkVM *vm, ObjClass *c, Value *callee, int npos,
     if (!call_function(vm, fn, callee, npos + 1, kwnames, kwdict, pushed)) {
         return true;
     }
-    vm->frames[vm->frame_count - 1].constructor = true;
+    vm->frames[vm->frame_count - 1].flags |= FRAME_CONSTRUCTOR;
     return true;
 }
 
@@ -851,7 +850,7 @@ static bool gen_run(WkVM *vm, ObjGenerator *g, Value sent, bool throwing, Value 
     fr->ip = c->code + g->ip;
     fr->sp = sp;
     fr->gen = g;
-    fr->boundary = true;
+    fr->flags = FRAME_BOUNDARY;
     fr->nblocks = g->nblocks;
     for (int i = 0; i < g->nblocks; i++) {
         fr->blocks[i].target = g->blocks[i].target;
@@ -957,7 +956,7 @@ bool vm_call(WkVM *vm, Value callee, int argc, Value *args, ObjDict *kwargs, Val
         gc_pop_root(vm);
     }
     if (ok && pushed) {
-        vm->frames[vm->frame_count - 1].boundary = true;
+        vm->frames[vm->frame_count - 1].flags |= FRAME_BOUNDARY;
         vm->native_depth++;
         ok = run_frames(vm, result);
         vm->native_depth--;
@@ -990,7 +989,7 @@ static bool run_with_locals(WkVM *vm, ObjFunction *f, ObjDict *locals, Value *re
     vm->stack_top = slots + f->code->nslots;
     setup_cells(vm, f, slots);
     CallFrame *fr = push_frame(vm, f, slots, locals);
-    fr->boundary = true;
+    fr->flags = FRAME_BOUNDARY;
     vm->native_depth++;
     bool ok = run_frames(vm, result);
     vm->native_depth--;
@@ -1047,7 +1046,7 @@ static CallFrame *unwind(WkVM *vm, bool add_tb) {
             vm->stack_top = sp;
             return fr;
         }
-        bool boundary = fr->boundary;
+        bool boundary = (fr->flags & FRAME_BOUNDARY) != 0;
         if (fr->gen != NULL) {
             fr->gen->state = GEN_CLOSED;
         }
@@ -1497,7 +1496,7 @@ static WK_ALWAYS_INLINE bool fast_frame(WkVM *vm, Value *callee, int n, InlineCa
     }
     CallFrame *nf = push_frame(vm, f, callee + 1, NULL);
     nf->sp = callee + 1 + c->nslots;
-    nf->constructor = construct;
+    nf->flags = construct ? FRAME_CONSTRUCTOR : 0;
     return true;
 }
 
@@ -1692,6 +1691,17 @@ static bool check_interrupt(WkVM *vm) {
 #define RELOAD()                                                                               \
     do {                                                                                       \
         fr = &vm->frames[vm->frame_count - 1];                                                 \
+        ip = fr->ip;                                                                           \
+        sp = fr->sp;                                                                           \
+        slots = fr->slots;                                                                     \
+        consts = fr->code->consts;                                                             \
+        names = fr->code->names;                                                               \
+        cache_bias = fr->code->cache_bias;                                                     \
+    } while (0)
+// RELOAD after a return: the caller's frame lies just below the one popped.
+#define RELOAD_CALLER()                                                                        \
+    do {                                                                                       \
+        fr--;                                                                                  \
         ip = fr->ip;                                                                           \
         sp = fr->sp;                                                                           \
         slots = fr->slots;                                                                     \
@@ -2678,32 +2688,35 @@ generic_compare : {
     }
     CASE(RETURN_VALUE) {
         Value r = sp[-1];
-        if (fr->constructor) {
-            if (!IS_NONE(r)) {
-                SYNC();
-                exc_raise(vm, vm->cls.TypeError, "__init__() should return None, not '%s'",
-                          class_of(vm, r)->name->chars);
-                ERROR();
+        // One test for the commonest frame; a generator's frame is always a boundary.
+        if (fr->flags != 0) {
+            if (fr->flags & FRAME_CONSTRUCTOR) {
+                if (!IS_NONE(r)) {
+                    SYNC();
+                    exc_raise(vm, vm->cls.TypeError, "__init__() should return None, not '%s'",
+                              class_of(vm, r)->name->chars);
+                    ERROR();
+                }
+                r = slots[-1];
             }
-            r = fr->slots[-1];
+            if (fr->flags & FRAME_BOUNDARY) {
+                if (fr->gen != NULL) {
+                    fr->gen->state = GEN_RUNNING; // finished: vm_gen_resume marks it closed
+                }
+                vm->frame_count--;
+                vm->stack_top = fr->slots;
+                *result = r;
+                if (weak_has_pending(vm)) {
+                    gc_push_root(vm, r);
+                    weak_run_pending(vm);
+                    gc_pop_root(vm);
+                }
+                return true;
+            }
         }
-        if (fr->gen != NULL) {
-            fr->gen->state = GEN_RUNNING; // finished: vm_gen_resume marks it closed
-        }
-        bool boundary = fr->boundary;
         vm->frame_count--;
-        if (boundary) {
-            vm->stack_top = fr->slots;
-            *result = r;
-            if (weak_has_pending(vm)) {
-                gc_push_root(vm, r);
-                weak_run_pending(vm);
-                gc_pop_root(vm);
-            }
-            return true;
-        }
-        Value *callee = fr->slots - 1;
-        RELOAD();
+        Value *callee = slots - 1;
+        RELOAD_CALLER();
         // The caller's sp was saved at its callee slot.
         *callee = r;
         sp = callee + 1;
