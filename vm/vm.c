@@ -530,7 +530,9 @@ static CallFrame *push_frame(WkVM *vm, ObjFunction *f, Value *slots, ObjDict *lo
 }
 
 static bool room_for(WkVM *vm, Value *slots, ObjCode *c) {
-    if (vm->frame_count >= VM_RECURSION_LIMIT + (vm->native_depth > 0 ? 50 : 0)) {
+    // Below the limit one compare settles it; past it, a native's re-entry has 50 more frames.
+    if (__builtin_expect(vm->frame_count >= VM_RECURSION_LIMIT, 0) &&
+        (vm->native_depth == 0 || vm->frame_count >= VM_RECURSION_LIMIT + 50)) {
         return false;
     }
     return slots + c->nslots + c->maxstack + 8 < vm->stack + VM_STACK_MAX;
@@ -1444,60 +1446,75 @@ static bool fill_init_cache(WkVM *vm, InlineCache *ic, ObjClass *k, int n) {
     return true;
 }
 
-// Enter the callee at [callee] with [n] arguments above it in a new frame, when that needs no
-// argument binding: a simple function, or a class whose __init__ is one (the instance takes
-// the callee's slot, where the result belongs, and the frame is marked `constructor`). Returns
-// false, having changed nothing, when the call needs call_value. The caller has synced the
-// stack (the instance is allocated here).
-static WK_ALWAYS_INLINE bool fast_frame(WkVM *vm, Value *callee, int n, InlineCache *ic) {
-    ObjFunction *f;
-    bool construct = false;
-    if (IS_FUNCTION(*callee)) {
-        f = AS_FUNCTION(*callee);
-        if (!simple_function(f, n)) {
-            return false;
-        }
-    } else if (IS_CLASS(*callee)) {
-        ObjClass *k = AS_CLASS(*callee);
-        CacheWay *w = cache_find(ic, k);
-        if (w == NULL) {
-            if (!fill_init_cache(vm, ic, k, n)) {
-                return false;
-            }
-            w = &ic->way[0];
-        }
-        f = AS_FUNCTION(w->value);
-        construct = true;
-    } else {
-        return false;
-    }
-    ObjCode *c = f->code;
-    if (!room_for(vm, callee + 1, c)) {
-        return false;
-    }
-    if (construct) {
-        ObjInstance *inst = inst_new(vm, AS_CLASS(*callee));
-        move_values(callee + 2, callee + 1, (size_t)n);
-        callee[0] = OBJ_VAL(inst);
-        callee[1] = OBJ_VAL(inst);
-        n++;
-    }
+// Push the frame for [f] (code [c]) whose [n] arguments are bound at [callee+1 ..], clearing
+// its other locals and making its cells. Every field push_frame would set is set here once.
+static WK_ALWAYS_INLINE void enter_frame(WkVM *vm, ObjFunction *f, ObjCode *c, Value *callee,
+                                         int n, uint8_t flags) {
+    Value *slots = callee + 1;
     if (c->ncells == 0 && c->nfrees == 0) {
         for (int i = n; i < c->nlocals; i++) {
-            callee[1 + i] = EMPTY_VAL;
+            slots[i] = EMPTY_VAL;
         }
     } else {
         // Every slot is set before the cells are allocated: the collector scans them.
         for (int i = n; i < c->nslots; i++) {
-            callee[1 + i] = EMPTY_VAL;
+            slots[i] = EMPTY_VAL;
         }
-        vm->stack_top = callee + 1 + c->nslots;
-        setup_cells(vm, f, callee + 1);
+        vm->stack_top = slots + c->nslots;
+        setup_cells(vm, f, slots);
     }
-    CallFrame *nf = push_frame(vm, f, callee + 1, NULL);
-    nf->sp = callee + 1 + c->nslots;
-    nf->flags = construct ? FRAME_CONSTRUCTOR : 0;
-    return true;
+    CallFrame *nf = &vm->frames[vm->frame_count++];
+    nf->func = f;
+    nf->code = c;
+    nf->ip = c->code;
+    nf->slots = slots;
+    nf->sp = slots + c->nslots;
+    nf->globals = f->globals;
+    nf->locals = NULL;
+    nf->gen = NULL;
+    nf->flags = flags;
+    nf->nblocks = 0;
+}
+
+// Enter function [*callee] with [n] arguments above it in a new frame when that needs no
+// argument binding (a simple function). Returns its code, or NULL, having changed nothing,
+// when the call needs call_value.
+static WK_ALWAYS_INLINE ObjCode *function_frame(WkVM *vm, Value *callee, int n) {
+    ObjFunction *f = AS_FUNCTION(*callee);
+    ObjCode *c = f->code;
+    if (!simple_function(f, n) || !room_for(vm, callee + 1, c)) {
+        return NULL;
+    }
+    enter_frame(vm, f, c, callee, n, 0);
+    return c;
+}
+
+// Construct class [*callee] with [n] arguments above it when its __init__ is a simple wk
+// function (the call's cache [ic] holds it, checked once when filled): the instance takes the
+// callee's slot, where the result belongs, and is the frame's self; the frame is marked
+// FRAME_CONSTRUCTOR. Returns the __init__'s code, or NULL, having changed nothing, when the
+// call needs call_value. The caller has synced the stack (the instance is allocated here).
+static WK_ALWAYS_INLINE ObjCode *construct_frame(WkVM *vm, Value *callee, int n,
+                                                 InlineCache *ic) {
+    ObjClass *k = AS_CLASS(*callee);
+    CacheWay *w = cache_find(ic, k);
+    if (w == NULL) {
+        if (!fill_init_cache(vm, ic, k, n)) {
+            return NULL;
+        }
+        w = &ic->way[0];
+    }
+    ObjFunction *f = AS_FUNCTION(w->value);
+    ObjCode *c = f->code;
+    if (!room_for(vm, callee + 1, c)) {
+        return NULL;
+    }
+    ObjInstance *inst = inst_new(vm, k);
+    move_values(callee + 2, callee + 1, (size_t)n);
+    callee[0] = OBJ_VAL(inst);
+    callee[1] = OBJ_VAL(inst);
+    enter_frame(vm, f, c, callee, n + 1, FRAME_CONSTRUCTOR);
+    return c;
 }
 
 static bool method_cacheable(Value obj);
@@ -2075,6 +2092,7 @@ dispatch:
         SYNC();
         Value r;
         Value f = *callee;
+        ObjCode *entered;
         if (IS_OBJ(f)) {
             switch (OBJ_TYPE(f)) {
             case OBJ_CLASS:
@@ -2086,12 +2104,13 @@ dispatch:
                     sp = callee + 1;
                     NEXT();
                 }
-                // fall through
+                if ((entered = construct_frame(vm, callee, n, CACHE(fr, ip))) != NULL) {
+                    goto enter;
+                }
+                break;
             case OBJ_FUNCTION:
-                if (fast_frame(vm, callee, n, CACHE(fr, ip))) {
-                    fr->sp = callee;
-                    RELOAD();
-                    NEXT();
+                if ((entered = function_frame(vm, callee, n)) != NULL) {
+                    goto enter;
                 }
                 break;
             case OBJ_NATIVE:
@@ -2124,6 +2143,17 @@ dispatch:
         }
         *callee = r;
         sp = callee + 1;
+        NEXT();
+    enter:
+        // The new frame lies just above the caller's; its registers come from the code entered.
+        fr->sp = callee;
+        fr++;
+        ip = entered->code;
+        slots = callee + 1;
+        sp = slots + entered->nslots;
+        consts = entered->consts;
+        names = entered->names;
+        cache_bias = entered->cache_bias;
         NEXT();
     }
     }
