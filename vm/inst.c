@@ -8,26 +8,11 @@
 #include "vm/dict.h"
 #include "vm/str.h"
 
-#define INST_MIN_CAPACITY 4
-
-ObjInstance *inst_new(WkVM *vm, ObjClass *klass) {
-    // Room for exactly the names the class has seen: instances of a class whose shape has
-    // settled carry no spare slots (a one-attribute instance takes 48 bytes).
-    uint32_t cap = klass->nkeys > 0 ? klass->nkeys : INST_MIN_CAPACITY;
-    if (klass->nkeys >= INST_MAX_KEYS) {
-        cap = 0; // the class's instances no longer fit the shared layout: start in dict mode
-    }
-    size_t size = sizeof(ObjInstance) + sizeof(Value) * cap;
-    ObjInstance *o = (ObjInstance *)gc_alloc_quick(&vm->gc, size, OBJ_INSTANCE);
-    if (o == NULL) { // the slow path may collect: root the class
-        gc_push_root(vm, OBJ_VAL(klass));
-        o = (ObjInstance *)gc_alloc_object(vm, size, OBJ_INSTANCE);
-        gc_pop_root(vm);
-    }
-    o->klass = klass;
-    o->fields = NULL;
-    o->nvalues = 0;
-    o->capacity = cap;
+ObjInstance *inst_new_slow(WkVM *vm, ObjClass *klass, uint32_t cap) {
+    gc_push_root(vm, OBJ_VAL(klass)); // the allocation may collect
+    ObjInstance *o = (ObjInstance *)gc_alloc_object(vm, inst_size_for(cap), OBJ_INSTANCE);
+    gc_pop_root(vm);
+    inst_init(o, klass, cap);
     return o;
 }
 

@@ -524,14 +524,15 @@ static CallFrame *push_frame(WkVM *vm, ObjFunction *f, Value *slots, ObjDict *lo
     fr->globals = f->globals;
     fr->locals = locals;
     fr->gen = NULL;
-    fr->boundary = false;
-    fr->constructor = false;
+    fr->flags = 0;
     fr->nblocks = 0;
     return fr;
 }
 
 static bool room_for(WkVM *vm, Value *slots, ObjCode *c) {
-    if (vm->frame_count >= VM_RECURSION_LIMIT + (vm->native_depth > 0 ? 50 : 0)) {
+    // Below the limit one compare settles it; past it, a native's re-entry has 50 more frames.
+    if (__builtin_expect(vm->frame_count >= VM_RECURSION_LIMIT, 0) &&
+        (vm->native_depth == 0 || vm->frame_count >= VM_RECURSION_LIMIT + 50)) {
         return false;
     }
     return slots + c->nslots + c->maxstack + 8 < vm->stack + VM_STACK_MAX;
@@ -729,7 +730,7 @@ static bool construct_in_frame(WkVM *vm, ObjClass *c, Value *callee, int npos,
     if (!call_function(vm, fn, callee, npos + 1, kwnames, kwdict, pushed)) {
         return true;
     }
-    vm->frames[vm->frame_count - 1].constructor = true;
+    vm->frames[vm->frame_count - 1].flags |= FRAME_CONSTRUCTOR;
     return true;
 }
 
@@ -851,7 +852,7 @@ static bool gen_run(WkVM *vm, ObjGenerator *g, Value sent, bool throwing, Value 
     fr->ip = c->code + g->ip;
     fr->sp = sp;
     fr->gen = g;
-    fr->boundary = true;
+    fr->flags = FRAME_BOUNDARY;
     fr->nblocks = g->nblocks;
     for (int i = 0; i < g->nblocks; i++) {
         fr->blocks[i].target = g->blocks[i].target;
@@ -957,7 +958,7 @@ bool vm_call(WkVM *vm, Value callee, int argc, Value *args, ObjDict *kwargs, Val
         gc_pop_root(vm);
     }
     if (ok && pushed) {
-        vm->frames[vm->frame_count - 1].boundary = true;
+        vm->frames[vm->frame_count - 1].flags |= FRAME_BOUNDARY;
         vm->native_depth++;
         ok = run_frames(vm, result);
         vm->native_depth--;
@@ -990,7 +991,7 @@ static bool run_with_locals(WkVM *vm, ObjFunction *f, ObjDict *locals, Value *re
     vm->stack_top = slots + f->code->nslots;
     setup_cells(vm, f, slots);
     CallFrame *fr = push_frame(vm, f, slots, locals);
-    fr->boundary = true;
+    fr->flags = FRAME_BOUNDARY;
     vm->native_depth++;
     bool ok = run_frames(vm, result);
     vm->native_depth--;
@@ -1047,7 +1048,7 @@ static CallFrame *unwind(WkVM *vm, bool add_tb) {
             vm->stack_top = sp;
             return fr;
         }
-        bool boundary = fr->boundary;
+        bool boundary = (fr->flags & FRAME_BOUNDARY) != 0;
         if (fr->gen != NULL) {
             fr->gen->state = GEN_CLOSED;
         }
@@ -1445,60 +1446,75 @@ static bool fill_init_cache(WkVM *vm, InlineCache *ic, ObjClass *k, int n) {
     return true;
 }
 
-// Enter the callee at [callee] with [n] arguments above it in a new frame, when that needs no
-// argument binding: a simple function, or a class whose __init__ is one (the instance takes
-// the callee's slot, where the result belongs, and the frame is marked `constructor`). Returns
-// false, having changed nothing, when the call needs call_value. The caller has synced the
-// stack (the instance is allocated here).
-static WK_ALWAYS_INLINE bool fast_frame(WkVM *vm, Value *callee, int n, InlineCache *ic) {
-    ObjFunction *f;
-    bool construct = false;
-    if (IS_FUNCTION(*callee)) {
-        f = AS_FUNCTION(*callee);
-        if (!simple_function(f, n)) {
-            return false;
-        }
-    } else if (IS_CLASS(*callee)) {
-        ObjClass *k = AS_CLASS(*callee);
-        CacheWay *w = cache_find(ic, k);
-        if (w == NULL) {
-            if (!fill_init_cache(vm, ic, k, n)) {
-                return false;
-            }
-            w = &ic->way[0];
-        }
-        f = AS_FUNCTION(w->value);
-        construct = true;
-    } else {
-        return false;
-    }
-    ObjCode *c = f->code;
-    if (!room_for(vm, callee + 1, c)) {
-        return false;
-    }
-    if (construct) {
-        ObjInstance *inst = inst_new(vm, AS_CLASS(*callee));
-        move_values(callee + 2, callee + 1, (size_t)n);
-        callee[0] = OBJ_VAL(inst);
-        callee[1] = OBJ_VAL(inst);
-        n++;
-    }
+// Push the frame for [f] (code [c]) whose [n] arguments are bound at [callee+1 ..], clearing
+// its other locals and making its cells. Every field push_frame would set is set here once.
+static WK_ALWAYS_INLINE void enter_frame(WkVM *vm, ObjFunction *f, ObjCode *c, Value *callee,
+                                         int n, uint8_t flags) {
+    Value *slots = callee + 1;
     if (c->ncells == 0 && c->nfrees == 0) {
         for (int i = n; i < c->nlocals; i++) {
-            callee[1 + i] = EMPTY_VAL;
+            slots[i] = EMPTY_VAL;
         }
     } else {
         // Every slot is set before the cells are allocated: the collector scans them.
         for (int i = n; i < c->nslots; i++) {
-            callee[1 + i] = EMPTY_VAL;
+            slots[i] = EMPTY_VAL;
         }
-        vm->stack_top = callee + 1 + c->nslots;
-        setup_cells(vm, f, callee + 1);
+        vm->stack_top = slots + c->nslots;
+        setup_cells(vm, f, slots);
     }
-    CallFrame *nf = push_frame(vm, f, callee + 1, NULL);
-    nf->sp = callee + 1 + c->nslots;
-    nf->constructor = construct;
-    return true;
+    CallFrame *nf = &vm->frames[vm->frame_count++];
+    nf->func = f;
+    nf->code = c;
+    nf->ip = c->code;
+    nf->slots = slots;
+    nf->sp = slots + c->nslots;
+    nf->globals = f->globals;
+    nf->locals = NULL;
+    nf->gen = NULL;
+    nf->flags = flags;
+    nf->nblocks = 0;
+}
+
+// Enter function [*callee] with [n] arguments above it in a new frame when that needs no
+// argument binding (a simple function). Returns its code, or NULL, having changed nothing,
+// when the call needs call_value.
+static WK_ALWAYS_INLINE ObjCode *function_frame(WkVM *vm, Value *callee, int n) {
+    ObjFunction *f = AS_FUNCTION(*callee);
+    ObjCode *c = f->code;
+    if (!simple_function(f, n) || !room_for(vm, callee + 1, c)) {
+        return NULL;
+    }
+    enter_frame(vm, f, c, callee, n, 0);
+    return c;
+}
+
+// Construct class [*callee] with [n] arguments above it when its __init__ is a simple wk
+// function (the call's cache [ic] holds it, checked once when filled): the instance takes the
+// callee's slot, where the result belongs, and is the frame's self; the frame is marked
+// FRAME_CONSTRUCTOR. Returns the __init__'s code, or NULL, having changed nothing, when the
+// call needs call_value. The caller has synced the stack (the instance is allocated here).
+static WK_ALWAYS_INLINE ObjCode *construct_frame(WkVM *vm, Value *callee, int n,
+                                                 InlineCache *ic) {
+    ObjClass *k = AS_CLASS(*callee);
+    CacheWay *w = cache_find(ic, k);
+    if (w == NULL) {
+        if (!fill_init_cache(vm, ic, k, n)) {
+            return NULL;
+        }
+        w = &ic->way[0];
+    }
+    ObjFunction *f = AS_FUNCTION(w->value);
+    ObjCode *c = f->code;
+    if (!room_for(vm, callee + 1, c)) {
+        return NULL;
+    }
+    ObjInstance *inst = inst_new(vm, k);
+    move_values(callee + 2, callee + 1, (size_t)n);
+    callee[0] = OBJ_VAL(inst);
+    callee[1] = OBJ_VAL(inst);
+    enter_frame(vm, f, c, callee, n + 1, FRAME_CONSTRUCTOR);
+    return c;
 }
 
 static bool method_cacheable(Value obj);
@@ -1696,6 +1712,17 @@ static bool check_interrupt(WkVM *vm) {
 #define RELOAD()                                                                               \
     do {                                                                                       \
         fr = &vm->frames[vm->frame_count - 1];                                                 \
+        ip = fr->ip;                                                                           \
+        sp = fr->sp;                                                                           \
+        slots = fr->slots;                                                                     \
+        consts = fr->code->consts;                                                             \
+        names = fr->code->names;                                                               \
+        cache_bias = fr->code->cache_bias;                                                     \
+    } while (0)
+// RELOAD after a return: the caller's frame lies just below the one popped.
+#define RELOAD_CALLER()                                                                        \
+    do {                                                                                       \
+        fr--;                                                                                  \
         ip = fr->ip;                                                                           \
         sp = fr->sp;                                                                           \
         slots = fr->slots;                                                                     \
@@ -2069,6 +2096,7 @@ dispatch:
         SYNC();
         Value r;
         Value f = *callee;
+        ObjCode *entered;
         if (IS_OBJ(f)) {
             switch (OBJ_TYPE(f)) {
             case OBJ_CLASS:
@@ -2080,12 +2108,13 @@ dispatch:
                     sp = callee + 1;
                     NEXT();
                 }
-                // fall through
+                if ((entered = construct_frame(vm, callee, n, CACHE(fr, ip))) != NULL) {
+                    goto enter;
+                }
+                break;
             case OBJ_FUNCTION:
-                if (fast_frame(vm, callee, n, CACHE(fr, ip))) {
-                    fr->sp = callee;
-                    RELOAD();
-                    NEXT();
+                if ((entered = function_frame(vm, callee, n)) != NULL) {
+                    goto enter;
                 }
                 break;
             case OBJ_NATIVE:
@@ -2118,6 +2147,17 @@ dispatch:
         }
         *callee = r;
         sp = callee + 1;
+        NEXT();
+    enter:
+        // The new frame lies just above the caller's; its registers come from the code entered.
+        fr->sp = callee;
+        fr++;
+        ip = entered->code;
+        slots = callee + 1;
+        sp = slots + entered->nslots;
+        consts = entered->consts;
+        names = entered->names;
+        cache_bias = entered->cache_bias;
         NEXT();
     }
     }
@@ -2682,32 +2722,35 @@ generic_compare : {
     }
     CASE(RETURN_VALUE) {
         Value r = sp[-1];
-        if (fr->constructor) {
-            if (!IS_NONE(r)) {
-                SYNC();
-                exc_raise(vm, vm->cls.TypeError, "__init__() should return None, not '%s'",
-                          class_of(vm, r)->name->chars);
-                ERROR();
+        // One test for the commonest frame; a generator's frame is always a boundary.
+        if (fr->flags != 0) {
+            if (fr->flags & FRAME_CONSTRUCTOR) {
+                if (!IS_NONE(r)) {
+                    SYNC();
+                    exc_raise(vm, vm->cls.TypeError, "__init__() should return None, not '%s'",
+                              class_of(vm, r)->name->chars);
+                    ERROR();
+                }
+                r = slots[-1];
             }
-            r = fr->slots[-1];
+            if (fr->flags & FRAME_BOUNDARY) {
+                if (fr->gen != NULL) {
+                    fr->gen->state = GEN_RUNNING; // finished: vm_gen_resume marks it closed
+                }
+                vm->frame_count--;
+                vm->stack_top = fr->slots;
+                *result = r;
+                if (weak_has_pending(vm)) {
+                    gc_push_root(vm, r);
+                    weak_run_pending(vm);
+                    gc_pop_root(vm);
+                }
+                return true;
+            }
         }
-        if (fr->gen != NULL) {
-            fr->gen->state = GEN_RUNNING; // finished: vm_gen_resume marks it closed
-        }
-        bool boundary = fr->boundary;
         vm->frame_count--;
-        if (boundary) {
-            vm->stack_top = fr->slots;
-            *result = r;
-            if (weak_has_pending(vm)) {
-                gc_push_root(vm, r);
-                weak_run_pending(vm);
-                gc_pop_root(vm);
-            }
-            return true;
-        }
-        Value *callee = fr->slots - 1;
-        RELOAD();
+        Value *callee = slots - 1;
+        RELOAD_CALLER();
         // The caller's sp was saved at its callee slot.
         *callee = r;
         sp = callee + 1;

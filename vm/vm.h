@@ -28,6 +28,10 @@ typedef struct {
     uint8_t kind;
 } Block;
 
+// CallFrame.flags
+#define FRAME_BOUNDARY 1    // returning from this frame returns to the C caller (vm_call)
+#define FRAME_CONSTRUCTOR 2 // an __init__ run by a class call: returns the instance below slots
+
 typedef struct {
     ObjFunction *func;
     ObjCode *code;
@@ -36,9 +40,8 @@ typedef struct {
     Value *sp;            // saved stack top while another frame runs
     ObjDict *globals;
     ObjDict *locals;      // LOAD_NAME/STORE_NAME namespace, or NULL
-    ObjGenerator *gen;    // the generator this frame runs, or NULL
-    bool boundary;        // returning from this frame returns to the C caller (vm_call)
-    bool constructor;     // an __init__ run by a class call: returns the instance below slots
+    ObjGenerator *gen;    // the generator this frame runs (a boundary frame), or NULL
+    uint8_t flags;        // FRAME_*: 0 for a plain call, the one RETURN_VALUE tests first
     uint8_t nblocks;
     Block blocks[VM_BLOCKS_MAX];
 } CallFrame;
