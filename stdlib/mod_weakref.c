@@ -2919,6 +2919,22 @@ ObjClass *mod_weakref_class_of(WkVM *vm, Obj *o) {
     }
 }
 
+ObjClass *mod_weakref_plain_table_class(WkVM *vm, Obj *o) {
+    if (o->flags & WT_ITER) {
+        return NULL;
+    }
+    ObjWeakTable *t = (ObjWeakTable *)o;
+    if (t->fields != NULL) {
+        return NULL;
+    }
+    if (t->klass != NULL) {
+        return t->klass;
+    }
+    return (o->flags & WT_KEYS)     ? vm->cls.weakkeydict
+           : (o->flags & WT_VALUES) ? vm->cls.weakvaluedict
+                                    : vm->cls.weakset;
+}
+
 ObjDict **mod_weakref_fields(Obj *o) {
     switch (o->type) {
     case OBJ_WEAKREF:

@@ -49,6 +49,10 @@ WK_NODISCARD bool mod_weakref_load(WkVM *vm, Value *module);
 
 // ---- Object kinds (dispatched from vm/object.c, vm/class.c, vm/attr.c) ------------------------
 
+// The class of weak container [o] (OBJ_WEAKDICT or OBJ_WEAKSET) when it has no attributes of
+// its own, so none can shadow a method (the dispatch loop's method cache); NULL otherwise, and
+// for an iterator over one.
+ObjClass *mod_weakref_plain_table_class(WkVM *vm, Obj *o);
 // Mark what [o] (one of this module's kinds) holds strongly: callbacks, classes and attribute
 // dicts, WeakValueDictionary keys, finalize's func/args/kwargs. Weak slots are not traced;
 // WeakKeyDictionary values are traced by the collector's ephemeron pass only.

@@ -1537,6 +1537,14 @@ static inline Value *method_cached(WkVM *vm, InlineCache *ic, Value obj, ObjStr 
         CacheWay *w = cache_find(ic, vm->cls.list);
         return w != NULL ? &w->value : NULL;
     }
+    if (IS_KIND(obj, OBJ_WEAKSET) || IS_KIND(obj, OBJ_WEAKDICT)) {
+        // ws.add(x), d.get(k): one call finds the class, or says an attribute may shadow
+        ObjClass *k = mod_weakref_plain_table_class(vm, AS_OBJ(obj));
+        if (k != NULL) {
+            CacheWay *w = cache_find(ic, k);
+            return w != NULL ? &w->value : NULL;
+        }
+    }
     if (ic->way[0].owner != NULL && IS_OBJ(obj) && method_cacheable(obj)) {
         // the commonest receivers without a call to class_of
         ObjClass *k = IS_LIST(obj) ? vm->cls.list : IS_DICT(obj) ? vm->cls.dict : class_of(vm, obj);
