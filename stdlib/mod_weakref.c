@@ -2486,7 +2486,13 @@ bool mod_weakref_delitem(WkVM *vm, Value obj, Value key) {
 }
 
 bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out) {
-    return table_contains(vm, as_table(obj), key, out);
+    // table_contains with its lookup inline: `x in ws` makes no further call
+    int32_t n;
+    if (!table_lookup_item(vm, as_table(obj), key, true, &n)) {
+        return false;
+    }
+    *out = n >= 0;
+    return true;
 }
 
 bool mod_weakref_is_iterator(Value v) {
