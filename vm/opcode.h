@@ -154,7 +154,15 @@
     X(BINARY_FAST_FAST_ADD, 1)                                                               \
     X(BINARY_FAST_CONST_ADD, 1)                                                              \
     X(INPLACE_FAST_CONST_ADD, 1)                                                             \
-    X(INPLACE_STORE_FAST_ADD, 1)
+    X(INPLACE_STORE_FAST_ADD, 1)                                                             \
+    /* `is` and `is not` as conditions, settled at load time likewise: no operator test, and \
+       `x is None` is one tag test */                                                        \
+    X(CONST_IS_POP_JUMP, 1)          /* CONST_COMPARE_POP_JUMP with IS */                    \
+    X(CONST_IS_NOT_POP_JUMP, 1)      /* CONST_COMPARE_POP_JUMP with IS_NOT */                \
+    X(FAST_CONST_IS_JUMP, 1)         /* FAST_CONST_COMPARE_JUMP with IS */                   \
+    X(FAST_CONST_IS_NOT_JUMP, 1)     /* FAST_CONST_COMPARE_JUMP with IS_NOT */               \
+    X(IS_POP_JUMP_IF_FALSE, 1)       /* COMPARE_POP_JUMP_IF_FALSE with IS */                 \
+    X(IS_NOT_POP_JUMP_IF_FALSE, 1)   /* COMPARE_POP_JUMP_IF_FALSE with IS_NOT */
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

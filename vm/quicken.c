@@ -164,10 +164,26 @@ static uint32_t match(const uint32_t *code, int i, int len) {
     }
 }
 
-// [fused] (a word match made for the run at [i]) in its `+` form when its operator is ADD.
-static uint32_t with_add(const uint32_t *code, int i, uint32_t fused) {
+// [cmp] settled: [is_form] when it is IS, [is_not_form] when IS_NOT, else [fused].
+static uint32_t with_is(uint8_t cmp, uint32_t fused, uint8_t is_form, uint8_t is_not_form) {
+    uint32_t arg = OPCODE_ARG(fused);
+    if (cmp == OPCODE_IS) {
+        return OPCODE_MAKE(is_form, arg);
+    }
+    return cmp == OPCODE_IS_NOT ? OPCODE_MAKE(is_not_form, arg) : fused;
+}
+
+// [fused] (a word match made for the run at [i]) with its operator settled: the `+` form when
+// the operator is ADD, the `is` and `is not` forms of the comparisons.
+static uint32_t settled(const uint32_t *code, int i, uint32_t fused) {
     uint32_t arg = OPCODE_ARG(fused);
     switch (OPCODE_OP(fused)) {
+    case OPCODE_CONST_COMPARE_POP_JUMP:
+        return with_is(OP(i + 1), fused, OPCODE_CONST_IS_POP_JUMP, OPCODE_CONST_IS_NOT_POP_JUMP);
+    case OPCODE_FAST_CONST_COMPARE_JUMP:
+        return with_is(OP(i + 2), fused, OPCODE_FAST_CONST_IS_JUMP, OPCODE_FAST_CONST_IS_NOT_JUMP);
+    case OPCODE_COMPARE_POP_JUMP_IF_FALSE:
+        return with_is(OP(i), fused, OPCODE_IS_POP_JUMP_IF_FALSE, OPCODE_IS_NOT_POP_JUMP_IF_FALSE);
     case OPCODE_BINARY_CONST:
         return OP(i + 1) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_CONST_ADD, arg) : fused;
     case OPCODE_BINARY_LOCAL:
@@ -203,7 +219,7 @@ void quicken(uint32_t *code, int n) {
             for (int k = 1; k < len && free_run; k++) {
                 free_run = !used[i + k] && !target[i + k];
             }
-            uint32_t fused = free_run ? with_add(code, i, match(code, i, len)) : 0;
+            uint32_t fused = free_run ? settled(code, i, match(code, i, len)) : 0;
             if (fused != 0) {
                 code[i] = fused;
                 for (int k = 0; k < len; k++) {

@@ -1346,6 +1346,19 @@ static inline bool quick_compare(uint8_t cmp, Value a, Value b, bool *t) {
     return true;
 }
 
+// `a is b` for the fused `is` forms: objects compare pointers, without value_is's switch.
+static inline bool quick_is(Value a, Value b) {
+    if (a.type != b.type) {
+        return false;
+    }
+    return IS_OBJ(a) ? AS_OBJ(a) == AS_OBJ(b) : value_is(a, b);
+}
+
+// `a is c` for a constant [c]: `x is None`, the common case, is one tag test.
+static inline bool quick_is_const(Value a, Value c) {
+    return IS_NONE(c) ? IS_NONE(a) : quick_is(a, c);
+}
+
 // x op y for two ints when it needs no call and fits in an int: the int fast paths of the
 // fused operator handlers (vm/quicken.c is_int_binop lists the operators). False otherwise:
 // the plain instructions then run (overflow, a negative shift, division by a non-positive).
@@ -3228,6 +3241,44 @@ generic_compare : {
         FETCH();
         goto L_FOR_ITER_STORE_FAST;
     }
+    // `is` and `is not` as conditions (vm/quicken.c settles them): [is] is true in the `is`
+    // forms. The jump is taken when the identity test differs from [is].
+#define CONST_IS_POP_JUMP(opname, is)                                                          \
+    CASE(opname) {                                                                             \
+        /* [ip] at the comparison, [ip + 1] at the jump */                                     \
+        bool t = quick_is_const(sp[-1], consts[arg]) == (is);                                  \
+        sp--;                                                                                  \
+        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);                                  \
+        NEXT();                                                                                \
+    }
+    CONST_IS_POP_JUMP(CONST_IS_POP_JUMP, true)
+    CONST_IS_POP_JUMP(CONST_IS_NOT_POP_JUMP, false)
+#undef CONST_IS_POP_JUMP
+#define FAST_CONST_IS_JUMP(opname, is)                                                         \
+    CASE(opname) {                                                                             \
+        /* [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump */             \
+        Value a = slots[arg];                                                                  \
+        if (IS_EMPTY(a)) {                                                                     \
+            goto L_LOAD_FAST;                                                                  \
+        }                                                                                      \
+        bool t = quick_is_const(a, consts[OPCODE_ARG(ip[0])]) == (is);                         \
+        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);                                  \
+        NEXT();                                                                                \
+    }
+    FAST_CONST_IS_JUMP(FAST_CONST_IS_JUMP, true)
+    FAST_CONST_IS_JUMP(FAST_CONST_IS_NOT_JUMP, false)
+#undef FAST_CONST_IS_JUMP
+#define IS_POP_JUMP(opname, is)                                                                \
+    CASE(opname) {                                                                             \
+        /* [ip] at the jump */                                                                 \
+        bool t = quick_is(sp[-2], sp[-1]) == (is);                                             \
+        sp -= 2;                                                                               \
+        ip = t ? ip + 1 : fr->code->code + OPCODE_ARG(*ip);                                    \
+        NEXT();                                                                                \
+    }
+    IS_POP_JUMP(IS_POP_JUMP_IF_FALSE, true)
+    IS_POP_JUMP(IS_NOT_POP_JUMP_IF_FALSE, false)
+#undef IS_POP_JUMP
     CASE(PRINT_EXPR) {
         SYNC();
         if (!print_expr(vm, sp[-1])) {

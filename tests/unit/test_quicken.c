@@ -91,3 +91,32 @@ Test(quicken, forward_jump_to_a_loop_head_stays_plain) {
     cr_assert_eq(code[0], W(JUMP, 2));
     cr_assert_eq(code[5], W(JUMP_FOR_ITER, 4));
 }
+
+Test(quicken, is_and_is_not_are_settled_at_load_time) {
+    // `if x is not None`, `if f() is None`, `if a is b`, and `if x < 3` which stays general
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(IS_NOT, 0), W(POP_JUMP_IF_FALSE, 17),
+                       W(LOAD_GLOBAL, 0), W(CALL, 0), W(LOAD_CONST, 1), W(IS, 0),
+                       W(POP_JUMP_IF_FALSE, 17), W(LOAD_GLOBAL, 0), W(LOAD_GLOBAL, 1), W(IS, 0),
+                       W(POP_JUMP_IF_FALSE, 17), W(LOAD_FAST, 0), W(LOAD_CONST, 2), W(LT, 0),
+                       W(POP_JUMP_IF_FALSE, 17), W(RETURN_VALUE, 0)};
+    quicken(code, 18);
+    cr_assert_eq(code[0], W(FAST_CONST_IS_NOT_JUMP, 0));
+    cr_assert_eq(code[1], W(LOAD_CONST, 1), "the other words keep their instructions");
+    cr_assert_eq(code[2], W(IS_NOT, 0));
+    cr_assert_eq(code[6], W(CONST_IS_POP_JUMP, 1));
+    cr_assert_eq(code[7], W(IS, 0));
+    cr_assert_eq(code[11], W(IS_POP_JUMP_IF_FALSE, OPCODE_IS));
+    cr_assert_eq(code[12], W(POP_JUMP_IF_FALSE, 17));
+    cr_assert_eq(code[13], W(FAST_CONST_COMPARE_JUMP, 0));
+}
+
+Test(quicken, is_not_forms_of_the_other_runs) {
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(IS, 0), W(POP_JUMP_IF_FALSE, 11),
+                       W(LOAD_GLOBAL, 0), W(LOAD_CONST, 1), W(IS_NOT, 0), W(POP_JUMP_IF_FALSE, 11),
+                       W(LOAD_GLOBAL, 1), W(IS_NOT, 0), W(POP_JUMP_IF_FALSE, 11),
+                       W(RETURN_VALUE, 0)};
+    quicken(code, 12);
+    cr_assert_eq(code[0], W(FAST_CONST_IS_JUMP, 0));
+    cr_assert_eq(code[5], W(CONST_IS_NOT_POP_JUMP, 1));
+    cr_assert_eq(code[9], W(IS_NOT_POP_JUMP_IF_FALSE, OPCODE_IS_NOT));
+}
