@@ -145,8 +145,8 @@
     X(CALL0_FAST, 1)           /* LOAD_FAST f; CALL 0: f() for a local f, say a weakref */    \
     X(RETURN_CONST, 1)         /* LOAD_CONST; RETURN_VALUE */                                 \
     X(BINARY_DEREF, 1)         /* LOAD_DEREF x; an operator: (top of stack) op x */           \
-    X(JUMP_FOR_ITER, 1)        /* JUMP back to a FOR_ITER_STORE_FAST, arg words before the \
-                                  next: runs the loop head at once */                         \
+    X(JUMP_FOR_ITER, 1)        /* JUMP back to a FOR_ITER_STORE_FAST, whose STORE_FAST is  \
+                                  arg words before the next: runs the loop head at once */    \
     /* the commonest operator, +, settled at load time: as the fused forms above, whose      \
        operator word they still carry (their fallbacks run it) */                            \
     X(BINARY_CONST_ADD, 1)                                                                   \

@@ -230,11 +230,12 @@ void quicken(uint32_t *code, int n) {
         }
     }
     // A for loop's back edge runs the loop head without another dispatch. Its argument is
-    // the distance back from the next word, so the handler needs no code base.
+    // the distance back from the next word to the head's second word, so the handler needs
+    // no code base and no fetch.
     for (int i = 0; i < n; i++) {
         if (OP(i) == OPCODE_JUMP && ARG(i) <= (uint32_t)i &&
             OP(ARG(i)) == OPCODE_FOR_ITER_STORE_FAST) {
-            code[i] = OPCODE_MAKE(OPCODE_JUMP_FOR_ITER, (uint32_t)i + 1 - ARG(i));
+            code[i] = OPCODE_MAKE(OPCODE_JUMP_FOR_ITER, (uint32_t)i - ARG(i));
         }
     }
     free(target);

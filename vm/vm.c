@@ -2951,7 +2951,8 @@ generic_compare : {
     // [ip] points at the pair's second word. The fast path runs both and skips it; any other
     // case goes to the first instruction's plain handler (with [word] restored where that
     // handler reads the opcode), and the second word then runs as usual.
-    CASE(FOR_ITER_STORE_FAST) {
+    CASE(FOR_ITER_STORE_FAST)
+    for_iter_store_fast: { // JUMP_FOR_ITER enters here, [word] not fetched
         Value it = sp[-1];
         if (IS_KIND(it, OBJ_ITER)) {
             ObjIter *x = (ObjIter *)AS_OBJ(it);
@@ -2975,6 +2976,7 @@ generic_compare : {
                 }
             }
         }
+        word = ip[-1];
         goto L_FOR_ITER;
     }
     CASE(LOAD_FAST_LOAD_FAST) {
@@ -3228,7 +3230,8 @@ generic_compare : {
         goto L_RETURN_VALUE;
     }
     CASE(JUMP_FOR_ITER) {
-        // [arg] is the distance back from [ip] (vm/quicken.c); the safe point is JUMP's.
+        // [arg] is the distance back from [ip] to the loop head's second word (vm/quicken.c),
+        // where [ip] is after the head's word is fetched; the safe point is JUMP's.
         if (SAFE_POINT_DUE()) {
             SYNC();
             fr->sp = sp;
@@ -3238,8 +3241,7 @@ generic_compare : {
             weak_run_pending(vm);
         }
         ip -= arg;
-        FETCH();
-        goto L_FOR_ITER_STORE_FAST;
+        goto for_iter_store_fast;
     }
     // `is` and `is not` as conditions (vm/quicken.c settles them): [is] is true in the `is`
     // forms. The jump is taken when the identity test differs from [is].

@@ -81,7 +81,7 @@ Test(quicken, for_loop_back_edge_runs_the_head) {
                        W(JUMP, 1), W(RETURN_VALUE, 0)};
     quicken(code, 6);
     cr_assert_eq(code[1], W(FOR_ITER_STORE_FAST, 5));
-    cr_assert_eq(code[4], W(JUMP_FOR_ITER, 4), "the argument is the distance back");
+    cr_assert_eq(code[4], W(JUMP_FOR_ITER, 3), "the argument is the distance back to STORE_FAST");
 }
 
 Test(quicken, forward_jump_to_a_loop_head_stays_plain) {
@@ -89,7 +89,7 @@ Test(quicken, forward_jump_to_a_loop_head_stays_plain) {
                        W(NOP, 0), W(JUMP, 2), W(RETURN_VALUE, 0)};
     quicken(code, 7);
     cr_assert_eq(code[0], W(JUMP, 2));
-    cr_assert_eq(code[5], W(JUMP_FOR_ITER, 4));
+    cr_assert_eq(code[5], W(JUMP_FOR_ITER, 3));
 }
 
 Test(quicken, is_and_is_not_are_settled_at_load_time) {
