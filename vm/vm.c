@@ -3125,7 +3125,7 @@ generic_compare : {
         Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];                                   \
         int64_t r;                                                                             \
         if (IS_INT(a) && IS_INT(b) && quick_int_op((op), AS_INT(a), AS_INT(b), &r)) {          \
-            slots[arg] = INT_VAL(r);                                                           \
+            AS_INT(slots[arg]) = r; /* the local holds an int already */                       \
             ip += 3;                                                                           \
             NEXT();                                                                            \
         }                                                                                      \
