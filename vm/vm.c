@@ -3162,11 +3162,11 @@ generic_compare : {
         Value obj = slots[arg], key = slots[OPCODE_ARG(*ip)];
         if (IS_LIST(obj) && IS_INT(key)) {
             ObjList *l = AS_LIST(obj);
-            int64_t i = AS_INT(key);
-            if (i < 0) {
-                i += l->count;
+            uint64_t n = l->count, i = (uint64_t)AS_INT(key);
+            if (i >= n) {
+                i += n; // a negative index counts from the end; any other stays out of range
             }
-            if (i >= 0 && i < (int64_t)l->count) {
+            if (i < n) {
                 *sp++ = l->items[i];
                 ip += 2;
                 NEXT();
