@@ -174,7 +174,7 @@ static uint32_t with_is(uint8_t cmp, uint32_t fused, uint8_t is_form, uint8_t is
 }
 
 // [fused] (a word match made for the run at [i]) with its operator settled: the `+` form when
-// the operator is ADD, the `is` and `is not` forms of the comparisons.
+// the operator is ADD (and `n - c`'s `-` form), the `is` and `is not` forms of the comparisons.
 static uint32_t settled(const uint32_t *code, int i, uint32_t fused) {
     uint32_t arg = OPCODE_ARG(fused);
     switch (OPCODE_OP(fused)) {
@@ -191,6 +191,9 @@ static uint32_t settled(const uint32_t *code, int i, uint32_t fused) {
     case OPCODE_BINARY_FAST_FAST:
         return OP(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_FAST_FAST_ADD, arg) : fused;
     case OPCODE_BINARY_FAST_CONST:
+        if (OP(i + 2) == OPCODE_SUB) {
+            return OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_SUB, arg);
+        }
         return OP(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_ADD, arg) : fused;
     case OPCODE_INPLACE_FAST_CONST:
         return ARG(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_INPLACE_FAST_CONST_ADD, arg) : fused;

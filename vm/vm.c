@@ -3108,6 +3108,7 @@ generic_compare : {
     BINARY_FAST(BINARY_FAST_CONST, consts[OPCODE_ARG(ip[0])], OPCODE_OP(ip[1]))
     BINARY_FAST(BINARY_FAST_FAST_ADD, slots[OPCODE_ARG(ip[0])], OPCODE_ADD)
     BINARY_FAST(BINARY_FAST_CONST_ADD, consts[OPCODE_ARG(ip[0])], OPCODE_ADD)
+    BINARY_FAST(BINARY_FAST_CONST_SUB, consts[OPCODE_ARG(ip[0])], OPCODE_SUB)
 #undef BINARY_FAST
     CASE(CONST_COMPARE_POP_JUMP) {
         // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.

@@ -40,7 +40,7 @@ Test(quicken, x_plus_equals_y_needs_the_same_local) {
 // word. Each form keeps the operator's word for its fallback.
 Test(quicken, plus_is_settled_at_load_time) {
     uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_FAST, 1), W(ADD, 0), W(LOAD_FAST, 0),
-                       W(LOAD_CONST, 2), W(SUB, 0), W(LOAD_FAST, 3), W(MUL, 0),
+                       W(LOAD_CONST, 2), W(MOD, 0), W(LOAD_FAST, 3), W(MUL, 0),
                        W(LOAD_CONST, 1), W(ADD, 0), W(LOAD_FAST, 4), W(LOAD_CONST, 0),
                        W(INPLACE, OPCODE_ADD), W(STORE_FAST, 4), W(INPLACE, OPCODE_ADD),
                        W(STORE_FAST, 5), W(LOAD_FAST, 6), W(LOAD_CONST, 0),
@@ -119,4 +119,15 @@ Test(quicken, is_not_forms_of_the_other_runs) {
     cr_assert_eq(code[0], W(FAST_CONST_IS_JUMP, 0));
     cr_assert_eq(code[5], W(CONST_IS_NOT_POP_JUMP, 1));
     cr_assert_eq(code[9], W(IS_NOT_POP_JUMP_IF_FALSE, OPCODE_IS_NOT));
+}
+
+Test(quicken, minus_a_constant_is_settled_at_load_time) {
+    // n - 1 on a local has its own form; n - 1 off the stack and n * 2 stay general
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(SUB, 0), W(LOAD_CONST, 1), W(SUB, 0),
+                       W(LOAD_FAST, 0), W(LOAD_CONST, 2), W(MUL, 0), W(RETURN_VALUE, 0)};
+    quicken(code, 9);
+    cr_assert_eq(code[0], W(BINARY_FAST_CONST_SUB, 0));
+    cr_assert_eq(code[2], W(SUB, 0), "the operator word stays for the fallback");
+    cr_assert_eq(code[3], W(BINARY_CONST, 1));
+    cr_assert_eq(code[5], W(BINARY_FAST_CONST, 0));
 }
