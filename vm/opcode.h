@@ -163,7 +163,11 @@
     X(FAST_CONST_IS_JUMP, 1)         /* FAST_CONST_COMPARE_JUMP with IS */                   \
     X(FAST_CONST_IS_NOT_JUMP, 1)     /* FAST_CONST_COMPARE_JUMP with IS_NOT */               \
     X(IS_POP_JUMP_IF_FALSE, 1)       /* COMPARE_POP_JUMP_IF_FALSE with IS */                 \
-    X(IS_NOT_POP_JUMP_IF_FALSE, 1)   /* COMPARE_POP_JUMP_IF_FALSE with IS_NOT */
+    X(IS_NOT_POP_JUMP_IF_FALSE, 1)   /* COMPARE_POP_JUMP_IF_FALSE with IS_NOT */              \
+    X(IS_NONE_POP_JUMP, 1)           /* CONST_IS_POP_JUMP with the constant None */          \
+    X(IS_NOT_NONE_POP_JUMP, 1)       /* CONST_IS_NOT_POP_JUMP with the constant None */      \
+    X(FAST_IS_NONE_JUMP, 1)          /* FAST_CONST_IS_JUMP with the constant None */         \
+    X(FAST_IS_NOT_NONE_JUMP, 1)      /* FAST_CONST_IS_NOT_JUMP with the constant None */
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

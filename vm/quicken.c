@@ -173,14 +173,31 @@ static uint32_t with_is(uint8_t cmp, uint32_t fused, uint8_t is_form, uint8_t is
     return cmp == OPCODE_IS_NOT ? OPCODE_MAKE(is_not_form, arg) : fused;
 }
 
+// The code's constants, for the `is None` forms.
+typedef struct {
+    const Value *values;
+    int count;
+} Consts;
+
+static bool is_none_const(Consts k, uint32_t index) {
+    return index < (uint32_t)k.count && IS_NONE(k.values[index]);
+}
+
 // [fused] (a word match made for the run at [i]) with its operator settled: the `+` form when
-// the operator is ADD (and `n - c`'s `-` form), the `is` and `is not` forms of the comparisons.
-static uint32_t settled(const uint32_t *code, int i, uint32_t fused) {
+// the operator is ADD (and `n - c`'s `-` form), the `is` and `is not` forms of the comparisons
+// (with None their own).
+static uint32_t settled(const uint32_t *code, int i, uint32_t fused, Consts k) {
     uint32_t arg = OPCODE_ARG(fused);
     switch (OPCODE_OP(fused)) {
     case OPCODE_CONST_COMPARE_POP_JUMP:
+        if (is_none_const(k, arg)) {
+            return with_is(OP(i + 1), fused, OPCODE_IS_NONE_POP_JUMP, OPCODE_IS_NOT_NONE_POP_JUMP);
+        }
         return with_is(OP(i + 1), fused, OPCODE_CONST_IS_POP_JUMP, OPCODE_CONST_IS_NOT_POP_JUMP);
     case OPCODE_FAST_CONST_COMPARE_JUMP:
+        if (is_none_const(k, ARG(i + 1))) {
+            return with_is(OP(i + 2), fused, OPCODE_FAST_IS_NONE_JUMP, OPCODE_FAST_IS_NOT_NONE_JUMP);
+        }
         return with_is(OP(i + 2), fused, OPCODE_FAST_CONST_IS_JUMP, OPCODE_FAST_CONST_IS_NOT_JUMP);
     case OPCODE_COMPARE_POP_JUMP_IF_FALSE:
         return with_is(OP(i), fused, OPCODE_IS_POP_JUMP_IF_FALSE, OPCODE_IS_NOT_POP_JUMP_IF_FALSE);
@@ -204,7 +221,8 @@ static uint32_t settled(const uint32_t *code, int i, uint32_t fused) {
     }
 }
 
-void quicken(uint32_t *code, int n) {
+void quicken(uint32_t *code, int n, const Value *consts, int nconsts) {
+    Consts k = {consts, nconsts};
     // target[i]: a jump lands on word i; used[i]: word i belongs to a run already
     bool *target = calloc(2 * ((size_t)n + 1), sizeof(bool));
     if (target == NULL) {
@@ -222,7 +240,7 @@ void quicken(uint32_t *code, int n) {
             for (int k = 1; k < len && free_run; k++) {
                 free_run = !used[i + k] && !target[i + k];
             }
-            uint32_t fused = free_run ? settled(code, i, match(code, i, len)) : 0;
+            uint32_t fused = free_run ? settled(code, i, match(code, i, len), k) : 0;
             if (fused != 0) {
                 code[i] = fused;
                 for (int k = 0; k < len; k++) {

@@ -176,7 +176,7 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
         *lists[l].n = lists[l].count;
         fill_names(vm, *lists[l].dst, lists[l].src, lists[l].count);
     }
-    quicken(c->code, c->ncode);
+    quicken(c->code, c->ncode, c->consts, c->nconsts);
     c->cache = calloc((size_t)p->ncode + 1, sizeof(InlineCache));
     if (c->cache == NULL) {
         fputs("wk: out of memory\n", stderr);
@@ -3271,6 +3271,32 @@ generic_compare : {
     FAST_CONST_IS_JUMP(FAST_CONST_IS_JUMP, true)
     FAST_CONST_IS_JUMP(FAST_CONST_IS_NOT_JUMP, false)
 #undef FAST_CONST_IS_JUMP
+    // x is None, x is not None: a tag test
+#define IS_NONE_POP_JUMP(opname, is)                                                           \
+    CASE(opname) {                                                                             \
+        /* [ip] at the comparison, [ip + 1] at the jump */                                     \
+        bool t = IS_NONE(sp[-1]) == (is);                                                      \
+        sp--;                                                                                  \
+        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);                                  \
+        NEXT();                                                                                \
+    }
+    IS_NONE_POP_JUMP(IS_NONE_POP_JUMP, true)
+    IS_NONE_POP_JUMP(IS_NOT_NONE_POP_JUMP, false)
+#undef IS_NONE_POP_JUMP
+#define FAST_IS_NONE_JUMP(opname, is)                                                          \
+    CASE(opname) {                                                                             \
+        /* [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump */             \
+        Value a = slots[arg];                                                                  \
+        if (IS_EMPTY(a)) {                                                                     \
+            goto L_LOAD_FAST;                                                                  \
+        }                                                                                      \
+        bool t = IS_NONE(a) == (is);                                                           \
+        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);                                  \
+        NEXT();                                                                                \
+    }
+    FAST_IS_NONE_JUMP(FAST_IS_NONE_JUMP, true)
+    FAST_IS_NONE_JUMP(FAST_IS_NOT_NONE_JUMP, false)
+#undef FAST_IS_NONE_JUMP
 #define IS_POP_JUMP(opname, is)                                                                \
     CASE(opname) {                                                                             \
         /* [ip] at the jump */                                                                 \
