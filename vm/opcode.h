@@ -145,8 +145,8 @@
     X(CALL0_FAST, 1)           /* LOAD_FAST f; CALL 0: f() for a local f, say a weakref */    \
     X(RETURN_CONST, 1)         /* LOAD_CONST; RETURN_VALUE */                                 \
     X(BINARY_DEREF, 1)         /* LOAD_DEREF x; an operator: (top of stack) op x */           \
-    X(JUMP_FOR_ITER, 1)        /* JUMP back to a FOR_ITER_STORE_FAST, arg words before the \
-                                  next: runs the loop head at once */                         \
+    X(JUMP_FOR_ITER, 1)        /* JUMP back to a FOR_ITER_STORE_FAST, whose STORE_FAST is  \
+                                  arg words before the next: runs the loop head at once */    \
     /* the commonest operator, +, settled at load time: as the fused forms above, whose      \
        operator word they still carry (their fallbacks run it) */                            \
     X(BINARY_CONST_ADD, 1)                                                                   \
@@ -154,7 +154,20 @@
     X(BINARY_FAST_FAST_ADD, 1)                                                               \
     X(BINARY_FAST_CONST_ADD, 1)                                                              \
     X(INPLACE_FAST_CONST_ADD, 1)                                                             \
-    X(INPLACE_STORE_FAST_ADD, 1)
+    X(INPLACE_STORE_FAST_ADD, 1)                                                             \
+    X(BINARY_FAST_CONST_SUB, 1)  /* and n - 1 on a local, as in recursion */                  \
+    /* `is` and `is not` as conditions, settled at load time likewise: no operator test, and \
+       `x is None` is one tag test */                                                        \
+    X(CONST_IS_POP_JUMP, 1)          /* CONST_COMPARE_POP_JUMP with IS */                    \
+    X(CONST_IS_NOT_POP_JUMP, 1)      /* CONST_COMPARE_POP_JUMP with IS_NOT */                \
+    X(FAST_CONST_IS_JUMP, 1)         /* FAST_CONST_COMPARE_JUMP with IS */                   \
+    X(FAST_CONST_IS_NOT_JUMP, 1)     /* FAST_CONST_COMPARE_JUMP with IS_NOT */               \
+    X(IS_POP_JUMP_IF_FALSE, 1)       /* COMPARE_POP_JUMP_IF_FALSE with IS */                 \
+    X(IS_NOT_POP_JUMP_IF_FALSE, 1)   /* COMPARE_POP_JUMP_IF_FALSE with IS_NOT */              \
+    X(IS_NONE_POP_JUMP, 1)           /* CONST_IS_POP_JUMP with the constant None */          \
+    X(IS_NOT_NONE_POP_JUMP, 1)       /* CONST_IS_NOT_POP_JUMP with the constant None */      \
+    X(FAST_IS_NONE_JUMP, 1)          /* FAST_CONST_IS_JUMP with the constant None */         \
+    X(FAST_IS_NOT_NONE_JUMP, 1)      /* FAST_CONST_IS_NOT_JUMP with the constant None */
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

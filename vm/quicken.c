@@ -164,10 +164,43 @@ static uint32_t match(const uint32_t *code, int i, int len) {
     }
 }
 
-// [fused] (a word match made for the run at [i]) in its `+` form when its operator is ADD.
-static uint32_t with_add(const uint32_t *code, int i, uint32_t fused) {
+// [cmp] settled: [is_form] when it is IS, [is_not_form] when IS_NOT, else [fused].
+static uint32_t with_is(uint8_t cmp, uint32_t fused, uint8_t is_form, uint8_t is_not_form) {
+    uint32_t arg = OPCODE_ARG(fused);
+    if (cmp == OPCODE_IS) {
+        return OPCODE_MAKE(is_form, arg);
+    }
+    return cmp == OPCODE_IS_NOT ? OPCODE_MAKE(is_not_form, arg) : fused;
+}
+
+// The code's constants, for the `is None` forms.
+typedef struct {
+    const Value *values;
+    int count;
+} Consts;
+
+static bool is_none_const(Consts k, uint32_t index) {
+    return index < (uint32_t)k.count && IS_NONE(k.values[index]);
+}
+
+// [fused] (a word match made for the run at [i]) with its operator settled: the `+` form when
+// the operator is ADD (and `n - c`'s `-` form), the `is` and `is not` forms of the comparisons
+// (with None their own).
+static uint32_t settled(const uint32_t *code, int i, uint32_t fused, Consts k) {
     uint32_t arg = OPCODE_ARG(fused);
     switch (OPCODE_OP(fused)) {
+    case OPCODE_CONST_COMPARE_POP_JUMP:
+        if (is_none_const(k, arg)) {
+            return with_is(OP(i + 1), fused, OPCODE_IS_NONE_POP_JUMP, OPCODE_IS_NOT_NONE_POP_JUMP);
+        }
+        return with_is(OP(i + 1), fused, OPCODE_CONST_IS_POP_JUMP, OPCODE_CONST_IS_NOT_POP_JUMP);
+    case OPCODE_FAST_CONST_COMPARE_JUMP:
+        if (is_none_const(k, ARG(i + 1))) {
+            return with_is(OP(i + 2), fused, OPCODE_FAST_IS_NONE_JUMP, OPCODE_FAST_IS_NOT_NONE_JUMP);
+        }
+        return with_is(OP(i + 2), fused, OPCODE_FAST_CONST_IS_JUMP, OPCODE_FAST_CONST_IS_NOT_JUMP);
+    case OPCODE_COMPARE_POP_JUMP_IF_FALSE:
+        return with_is(OP(i), fused, OPCODE_IS_POP_JUMP_IF_FALSE, OPCODE_IS_NOT_POP_JUMP_IF_FALSE);
     case OPCODE_BINARY_CONST:
         return OP(i + 1) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_CONST_ADD, arg) : fused;
     case OPCODE_BINARY_LOCAL:
@@ -175,6 +208,9 @@ static uint32_t with_add(const uint32_t *code, int i, uint32_t fused) {
     case OPCODE_BINARY_FAST_FAST:
         return OP(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_FAST_FAST_ADD, arg) : fused;
     case OPCODE_BINARY_FAST_CONST:
+        if (OP(i + 2) == OPCODE_SUB) {
+            return OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_SUB, arg);
+        }
         return OP(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_ADD, arg) : fused;
     case OPCODE_INPLACE_FAST_CONST:
         return ARG(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_INPLACE_FAST_CONST_ADD, arg) : fused;
@@ -185,7 +221,8 @@ static uint32_t with_add(const uint32_t *code, int i, uint32_t fused) {
     }
 }
 
-void quicken(uint32_t *code, int n) {
+void quicken(uint32_t *code, int n, const Value *consts, int nconsts) {
+    Consts k = {consts, nconsts};
     // target[i]: a jump lands on word i; used[i]: word i belongs to a run already
     bool *target = calloc(2 * ((size_t)n + 1), sizeof(bool));
     if (target == NULL) {
@@ -203,7 +240,7 @@ void quicken(uint32_t *code, int n) {
             for (int k = 1; k < len && free_run; k++) {
                 free_run = !used[i + k] && !target[i + k];
             }
-            uint32_t fused = free_run ? with_add(code, i, match(code, i, len)) : 0;
+            uint32_t fused = free_run ? settled(code, i, match(code, i, len), k) : 0;
             if (fused != 0) {
                 code[i] = fused;
                 for (int k = 0; k < len; k++) {
@@ -214,11 +251,12 @@ void quicken(uint32_t *code, int n) {
         }
     }
     // A for loop's back edge runs the loop head without another dispatch. Its argument is
-    // the distance back from the next word, so the handler needs no code base.
+    // the distance back from the next word to the head's second word, so the handler needs
+    // no code base and no fetch.
     for (int i = 0; i < n; i++) {
         if (OP(i) == OPCODE_JUMP && ARG(i) <= (uint32_t)i &&
             OP(ARG(i)) == OPCODE_FOR_ITER_STORE_FAST) {
-            code[i] = OPCODE_MAKE(OPCODE_JUMP_FOR_ITER, (uint32_t)i + 1 - ARG(i));
+            code[i] = OPCODE_MAKE(OPCODE_JUMP_FOR_ITER, (uint32_t)i - ARG(i));
         }
     }
     free(target);

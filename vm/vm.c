@@ -176,7 +176,7 @@ static ObjCode *load_code(WkVM *vm, Proto *p) {
         *lists[l].n = lists[l].count;
         fill_names(vm, *lists[l].dst, lists[l].src, lists[l].count);
     }
-    quicken(c->code, c->ncode);
+    quicken(c->code, c->ncode, c->consts, c->nconsts);
     c->cache = calloc((size_t)p->ncode + 1, sizeof(InlineCache));
     if (c->cache == NULL) {
         fputs("wk: out of memory\n", stderr);
@@ -1344,6 +1344,19 @@ static inline bool quick_compare(uint8_t cmp, Value a, Value b, bool *t) {
     default: *t = x != y; break;
     }
     return true;
+}
+
+// `a is b` for the fused `is` forms: objects compare pointers, without value_is's switch.
+static inline bool quick_is(Value a, Value b) {
+    if (a.type != b.type) {
+        return false;
+    }
+    return IS_OBJ(a) ? AS_OBJ(a) == AS_OBJ(b) : value_is(a, b);
+}
+
+// `a is c` for a constant [c]: `x is None`, the common case, is one tag test.
+static inline bool quick_is_const(Value a, Value c) {
+    return IS_NONE(c) ? IS_NONE(a) : quick_is(a, c);
 }
 
 // x op y for two ints when it needs no call and fits in an int: the int fast paths of the
@@ -2946,7 +2959,8 @@ generic_compare : {
     // [ip] points at the pair's second word. The fast path runs both and skips it; any other
     // case goes to the first instruction's plain handler (with [word] restored where that
     // handler reads the opcode), and the second word then runs as usual.
-    CASE(FOR_ITER_STORE_FAST) {
+    CASE(FOR_ITER_STORE_FAST)
+    for_iter_store_fast: { // JUMP_FOR_ITER enters here, [word] not fetched
         Value it = sp[-1];
         if (IS_KIND(it, OBJ_ITER)) {
             ObjIter *x = (ObjIter *)AS_OBJ(it);
@@ -2970,6 +2984,7 @@ generic_compare : {
                 }
             }
         }
+        word = ip[-1];
         goto L_FOR_ITER;
     }
     CASE(LOAD_FAST_LOAD_FAST) {
@@ -3101,6 +3116,7 @@ generic_compare : {
     BINARY_FAST(BINARY_FAST_CONST, consts[OPCODE_ARG(ip[0])], OPCODE_OP(ip[1]))
     BINARY_FAST(BINARY_FAST_FAST_ADD, slots[OPCODE_ARG(ip[0])], OPCODE_ADD)
     BINARY_FAST(BINARY_FAST_CONST_ADD, consts[OPCODE_ARG(ip[0])], OPCODE_ADD)
+    BINARY_FAST(BINARY_FAST_CONST_SUB, consts[OPCODE_ARG(ip[0])], OPCODE_SUB)
 #undef BINARY_FAST
     CASE(CONST_COMPARE_POP_JUMP) {
         // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
@@ -3118,7 +3134,7 @@ generic_compare : {
         Value a = slots[arg], b = consts[OPCODE_ARG(ip[0])];                                   \
         int64_t r;                                                                             \
         if (IS_INT(a) && IS_INT(b) && quick_int_op((op), AS_INT(a), AS_INT(b), &r)) {          \
-            slots[arg] = INT_VAL(r);                                                           \
+            AS_INT(slots[arg]) = r; /* the local holds an int already */                       \
             ip += 3;                                                                           \
             NEXT();                                                                            \
         }                                                                                      \
@@ -3155,11 +3171,11 @@ generic_compare : {
         Value obj = slots[arg], key = slots[OPCODE_ARG(*ip)];
         if (IS_LIST(obj) && IS_INT(key)) {
             ObjList *l = AS_LIST(obj);
-            int64_t i = AS_INT(key);
-            if (i < 0) {
-                i += l->count;
+            uint64_t n = l->count, i = (uint64_t)AS_INT(key);
+            if (i >= n) {
+                i += n; // a negative index counts from the end; any other stays out of range
             }
-            if (i >= 0 && i < (int64_t)l->count) {
+            if (i < n) {
                 *sp++ = l->items[i];
                 ip += 2;
                 NEXT();
@@ -3223,7 +3239,8 @@ generic_compare : {
         goto L_RETURN_VALUE;
     }
     CASE(JUMP_FOR_ITER) {
-        // [arg] is the distance back from [ip] (vm/quicken.c); the safe point is JUMP's.
+        // [arg] is the distance back from [ip] to the loop head's second word (vm/quicken.c),
+        // where [ip] is after the head's word is fetched; the safe point is JUMP's.
         if (SAFE_POINT_DUE()) {
             SYNC();
             fr->sp = sp;
@@ -3233,9 +3250,72 @@ generic_compare : {
             weak_run_pending(vm);
         }
         ip -= arg;
-        FETCH();
-        goto L_FOR_ITER_STORE_FAST;
+        goto for_iter_store_fast;
     }
+    // `is` and `is not` as conditions (vm/quicken.c settles them): [is] is true in the `is`
+    // forms. The jump is taken when the identity test differs from [is].
+#define CONST_IS_POP_JUMP(opname, is)                                                          \
+    CASE(opname) {                                                                             \
+        /* [ip] at the comparison, [ip + 1] at the jump */                                     \
+        bool t = quick_is_const(sp[-1], consts[arg]) == (is);                                  \
+        sp--;                                                                                  \
+        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);                                  \
+        NEXT();                                                                                \
+    }
+    CONST_IS_POP_JUMP(CONST_IS_POP_JUMP, true)
+    CONST_IS_POP_JUMP(CONST_IS_NOT_POP_JUMP, false)
+#undef CONST_IS_POP_JUMP
+#define FAST_CONST_IS_JUMP(opname, is)                                                         \
+    CASE(opname) {                                                                             \
+        /* [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump */             \
+        Value a = slots[arg];                                                                  \
+        if (IS_EMPTY(a)) {                                                                     \
+            goto L_LOAD_FAST;                                                                  \
+        }                                                                                      \
+        bool t = quick_is_const(a, consts[OPCODE_ARG(ip[0])]) == (is);                         \
+        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);                                  \
+        NEXT();                                                                                \
+    }
+    FAST_CONST_IS_JUMP(FAST_CONST_IS_JUMP, true)
+    FAST_CONST_IS_JUMP(FAST_CONST_IS_NOT_JUMP, false)
+#undef FAST_CONST_IS_JUMP
+    // x is None, x is not None: a tag test
+#define IS_NONE_POP_JUMP(opname, is)                                                           \
+    CASE(opname) {                                                                             \
+        /* [ip] at the comparison, [ip + 1] at the jump */                                     \
+        bool t = IS_NONE(sp[-1]) == (is);                                                      \
+        sp--;                                                                                  \
+        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);                                  \
+        NEXT();                                                                                \
+    }
+    IS_NONE_POP_JUMP(IS_NONE_POP_JUMP, true)
+    IS_NONE_POP_JUMP(IS_NOT_NONE_POP_JUMP, false)
+#undef IS_NONE_POP_JUMP
+#define FAST_IS_NONE_JUMP(opname, is)                                                          \
+    CASE(opname) {                                                                             \
+        /* [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump */             \
+        Value a = slots[arg];                                                                  \
+        if (IS_EMPTY(a)) {                                                                     \
+            goto L_LOAD_FAST;                                                                  \
+        }                                                                                      \
+        bool t = IS_NONE(a) == (is);                                                           \
+        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);                                  \
+        NEXT();                                                                                \
+    }
+    FAST_IS_NONE_JUMP(FAST_IS_NONE_JUMP, true)
+    FAST_IS_NONE_JUMP(FAST_IS_NOT_NONE_JUMP, false)
+#undef FAST_IS_NONE_JUMP
+#define IS_POP_JUMP(opname, is)                                                                \
+    CASE(opname) {                                                                             \
+        /* [ip] at the jump */                                                                 \
+        bool t = quick_is(sp[-2], sp[-1]) == (is);                                             \
+        sp -= 2;                                                                               \
+        ip = t ? ip + 1 : fr->code->code + OPCODE_ARG(*ip);                                    \
+        NEXT();                                                                                \
+    }
+    IS_POP_JUMP(IS_POP_JUMP_IF_FALSE, true)
+    IS_POP_JUMP(IS_NOT_POP_JUMP_IF_FALSE, false)
+#undef IS_POP_JUMP
     CASE(PRINT_EXPR) {
         SYNC();
         if (!print_expr(vm, sp[-1])) {
