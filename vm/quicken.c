@@ -85,6 +85,11 @@ static uint32_t match(const uint32_t *code, int i, int len) {
                 return OPCODE_MAKE(OPCODE_FAST_FAST_COMPARE_JUMP, arg);
             }
         }
+        // m.f(x) with m a global (a module, checked when it runs) and x a local
+        if (OP(i) == OPCODE_LOAD_GLOBAL && OP(i + 1) == OPCODE_LOAD_METHOD &&
+            OP(i + 2) == OPCODE_LOAD_FAST && OP(i + 3) == OPCODE_CALL_METHOD && ARG(i + 3) == 1) {
+            return OPCODE_MAKE(OPCODE_MODULE_CALL_FAST, arg);
+        }
         // x += c, x %= c, ... on a local
         if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_CONST &&
             OP(i + 2) == OPCODE_INPLACE && OP(i + 3) == OPCODE_STORE_FAST && ARG(i + 3) == arg &&

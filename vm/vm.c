@@ -3238,6 +3238,31 @@ generic_compare : {
         ip++;
         goto L_RETURN_VALUE;
     }
+    CASE(MODULE_CALL_FAST) {
+        // m.f(x): [ip] at LOAD_METHOD f, [ip + 1] at LOAD_FAST x, [ip + 2] at CALL_METHOD 1.
+        // With m a module in globals and f in it (both cached), f and x are pushed and the
+        // call runs as CALL 1 after the run, where a traceback places it; otherwise the plain
+        // instructions run.
+        InlineCache *ic = CACHE(fr, ip); // LOAD_GLOBAL's
+        ObjDict *g = fr->globals;
+        if (ic->way[0].owner == g && ic->way[0].version == g->version && ic->way[0].index >= 0) {
+            Value m = g->table.entries[ic->way[0].index].value;
+            Value x = slots[OPCODE_ARG(ip[1])];
+            if (IS_KIND(m, OBJ_MODULE) && !IS_EMPTY(x)) {
+                Value *f = module_cached(CACHE(fr, ip + 1), (ObjModule *)AS_OBJ(m),
+                                         names[OPCODE_ARG(ip[0])]);
+                if (f != NULL) {
+                    sp[0] = *f;
+                    sp[1] = x;
+                    sp += 2;
+                    ip += 3;
+                    word = OPCODE_MAKE(OPCODE_CALL, 1);
+                    goto L_CALL;
+                }
+            }
+        }
+        goto L_LOAD_GLOBAL;
+    }
     CASE(JUMP_FOR_ITER) {
         // [arg] is the distance back from [ip] to the loop head's second word (vm/quicken.c),
         // where [ip] is after the head's word is fetched; the safe point is JUMP's.

@@ -148,3 +148,18 @@ Test(quicken, is_none_has_its_own_forms) {
     cr_assert_eq(code[9], W(FAST_CONST_IS_JUMP, 0));
     cr_assert_eq(code[13], W(FAST_CONST_IS_JUMP, 0));
 }
+
+// m.f(x) with a global m and a local x: one four-word run whose other words stay as they were
+// (the handler falls back to them when m is not a module).
+Test(quicken, module_call_of_a_local) {
+    uint32_t code[] = {W(LOAD_GLOBAL, 1), W(LOAD_METHOD, 2), W(LOAD_FAST, 0), W(CALL_METHOD, 1),
+                       W(POP, 0),         W(LOAD_GLOBAL, 1), W(LOAD_METHOD, 2),
+                       W(LOAD_FAST, 0),   W(LOAD_FAST, 0),   W(CALL_METHOD, 2), W(RETURN_VALUE, 0)};
+    quicken(code, 11, NULL, 0);
+    cr_assert_eq(code[0], W(MODULE_CALL_FAST, 1));
+    cr_assert_eq(code[1], W(LOAD_METHOD, 2));
+    cr_assert_eq(code[2], W(LOAD_FAST, 0));
+    cr_assert_eq(code[3], W(CALL_METHOD, 1));
+    // two arguments: not this form
+    cr_assert_neq(code[5], W(MODULE_CALL_FAST, 1));
+}
