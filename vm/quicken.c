@@ -115,6 +115,11 @@ static uint32_t match(const uint32_t *code, int i, int len) {
         if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_CONST && is_int_binop(OP(i + 2))) {
             return OPCODE_MAKE(OPCODE_BINARY_FAST_CONST, arg);
         }
+        // x = f() with f and x locals: `o = r()` for a weakref r
+        if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_CALL && ARG(i + 1) == 0 &&
+            OP(i + 2) == OPCODE_STORE_FAST) {
+            return OPCODE_MAKE(OPCODE_CALL0_FAST_STORE, arg);
+        }
         // xs[i] on locals
         if (OP(i) == OPCODE_LOAD_FAST && OP(i + 1) == OPCODE_LOAD_FAST &&
             OP(i + 2) == OPCODE_BINARY_SUBSCR) {

@@ -3233,6 +3233,18 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
+    CASE(CALL0_FAST_STORE) {
+        // x = r() of a local plain weakref: [ip] at CALL 0, [ip + 1] at STORE_FAST x; any
+        // other call runs the plain instructions
+        Value f = slots[arg];
+        Value r;
+        if (IS_KIND(f, OBJ_WEAKREF) && mod_weakref_deref_plain(AS_OBJ(f), &r)) {
+            slots[OPCODE_ARG(ip[1])] = r;
+            ip += 2;
+            NEXT();
+        }
+        goto L_LOAD_FAST;
+    }
     CASE(RETURN_CONST) {
         *sp++ = consts[arg];
         ip++;

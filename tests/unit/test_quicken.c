@@ -163,3 +163,14 @@ Test(quicken, module_call_of_a_local) {
     // two arguments: not this form
     cr_assert_neq(code[5], W(MODULE_CALL_FAST, 1));
 }
+
+// x = f() on locals, as `o = r()` for a weakref r: one three-word run
+Test(quicken, store_of_a_local_call) {
+    uint32_t code[] = {W(LOAD_FAST, 0), W(CALL, 0), W(STORE_FAST, 1), W(LOAD_FAST, 0),
+                       W(CALL, 1), W(STORE_FAST, 1), W(RETURN_VALUE, 0)};
+    quicken(code, 7, NULL, 0);
+    cr_assert_eq(code[0], W(CALL0_FAST_STORE, 0));
+    cr_assert_eq(code[1], W(CALL, 0));
+    cr_assert_eq(code[2], W(STORE_FAST, 1));
+    cr_assert_neq(code[3], W(CALL0_FAST_STORE, 0), "a call with an argument is not this form");
+}
