@@ -170,7 +170,9 @@
     X(FAST_IS_NOT_NONE_JUMP, 1)      /* FAST_CONST_IS_NOT_JUMP with the constant None */     \
     X(MODULE_CALL_FAST, 1) /* LOAD_GLOBAL m; LOAD_METHOD f; LOAD_FAST x; CALL_METHOD 1: m.f(x) \
                               for a module m, as weakref.ref(o) or math.sqrt(x) */          \
-    X(CALL0_FAST_STORE, 1) /* LOAD_FAST f; CALL 0; STORE_FAST x: x = f(), say o = r() */
+    X(CALL0_FAST_STORE, 1) /* LOAD_FAST f; CALL 0; STORE_FAST x: x = f(), say o = r() */   \
+    X(IN_POP_JUMP, 0)      /* IN; POP_JUMP_IF_FALSE: `if x in c` */                         \
+    X(NOT_IN_POP_JUMP, 0)  /* NOT_IN; POP_JUMP_IF_FALSE: `if x not in c` */
 
 typedef enum {
 #define OPCODE_ENUM(name, has_arg) OPCODE_##name,

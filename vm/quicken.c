@@ -165,6 +165,10 @@ static uint32_t match(const uint32_t *code, int i, int len) {
         return next == OPCODE_STORE_FAST ? OPCODE_MAKE(OPCODE_INPLACE_STORE_FAST, arg) : 0;
     case OPCODE_CALL_METHOD:
         return next == OPCODE_POP ? OPCODE_MAKE(OPCODE_CALL_METHOD_POP, arg) : 0;
+    case OPCODE_IN:
+        return next == OPCODE_POP_JUMP_IF_FALSE ? OPCODE_MAKE(OPCODE_IN_POP_JUMP, 0) : 0;
+    case OPCODE_NOT_IN:
+        return next == OPCODE_POP_JUMP_IF_FALSE ? OPCODE_MAKE(OPCODE_NOT_IN_POP_JUMP, 0) : 0;
     default:
         // a comparison has no argument: the fused word carries the comparison's opcode
         if (is_compare(OP(i)) && next == OPCODE_POP_JUMP_IF_FALSE) {

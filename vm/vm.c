@@ -3233,6 +3233,21 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
+    // `if x in c` / `if x not in c`: [ip] at POP_JUMP_IF_FALSE; the test's bool is never pushed
+#define IN_POP_JUMP(opname, negate)                                                            \
+    CASE(opname) {                                                                             \
+        SYNC();                                                                                \
+        bool r;                                                                                \
+        if (!ops_contains(vm, sp[-1], sp[-2], &r)) {                                           \
+            ERROR();                                                                           \
+        }                                                                                      \
+        sp -= 2;                                                                               \
+        ip = r != (negate) ? ip + 1 : fr->code->code + OPCODE_ARG(*ip);                        \
+        NEXT();                                                                                \
+    }
+    IN_POP_JUMP(IN_POP_JUMP, false)
+    IN_POP_JUMP(NOT_IN_POP_JUMP, true)
+#undef IN_POP_JUMP
     CASE(CALL0_FAST_STORE) {
         // x = r() of a local plain weakref: [ip] at CALL 0, [ip + 1] at STORE_FAST x; any
         // other call runs the plain instructions

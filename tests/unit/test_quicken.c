@@ -174,3 +174,14 @@ Test(quicken, store_of_a_local_call) {
     cr_assert_eq(code[2], W(STORE_FAST, 1));
     cr_assert_neq(code[3], W(CALL0_FAST_STORE, 0), "a call with an argument is not this form");
 }
+
+// `if x in c` and `if x not in c`: the membership test and the jump are one step
+Test(quicken, membership_as_a_condition) {
+    uint32_t code[] = {W(IN, 0), W(POP_JUMP_IF_FALSE, 4), W(NOT_IN, 0), W(POP_JUMP_IF_FALSE, 4),
+                       W(IN, 0), W(RETURN_VALUE, 0)};
+    quicken(code, 6, NULL, 0);
+    cr_assert_eq(code[0], W(IN_POP_JUMP, 0));
+    cr_assert_eq(code[1], W(POP_JUMP_IF_FALSE, 4));
+    cr_assert_eq(code[2], W(NOT_IN_POP_JUMP, 0));
+    cr_assert_eq(code[4], W(IN, 0), "a value, not a condition");
+}
