@@ -2233,7 +2233,10 @@ dispatch:
         }
         SYNC();
         Value r;
-        if (!ops_getitem(vm, obj, key, &r)) {
+        // d[k] of a weak dictionary goes straight to its native (what ops_getitem does)
+        if (IS_KIND(obj, OBJ_WEAKDICT) && mod_weakref_item_native(vm, obj, MOD_WEAKREF_GETITEM)
+                ? !mod_weakref_getitem(vm, obj, key, &r)
+                : !ops_getitem(vm, obj, key, &r)) {
             ERROR();
         }
         sp[-2] = r;
@@ -2255,7 +2258,10 @@ dispatch:
             }
         }
         SYNC();
-        if (!ops_setitem(vm, obj, key, v)) {
+        // d[k] = v of a weak dictionary goes straight to its native (what ops_setitem does)
+        if (IS_KIND(obj, OBJ_WEAKDICT) && mod_weakref_item_native(vm, obj, MOD_WEAKREF_SETITEM)
+                ? !mod_weakref_setitem(vm, obj, key, v)
+                : !ops_setitem(vm, obj, key, v)) {
             ERROR();
         }
         sp -= 3;
