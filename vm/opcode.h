@@ -156,6 +156,8 @@
     X(INPLACE_FAST_CONST_ADD, 1)                                                             \
     X(INPLACE_STORE_FAST_ADD, 1)                                                             \
     X(BINARY_FAST_CONST_SUB, 1)  /* and n - 1 on a local, as in recursion */                  \
+    X(BINARY_CONST_MOD, 1)       /* and % by a constant: `(expr) % c`, `x % c` */             \
+    X(BINARY_FAST_CONST_MOD, 1)                                                              \
     /* `is` and `is not` as conditions, settled at load time likewise: no operator test, and \
        `x is None` is one tag test */                                                        \
     X(CONST_IS_POP_JUMP, 1)          /* CONST_COMPARE_POP_JUMP with IS */                    \

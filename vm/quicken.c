@@ -198,7 +198,7 @@ static bool is_none_const(Consts k, uint32_t index) {
 }
 
 // [fused] (a word match made for the run at [i]) with its operator settled: the `+` form when
-// the operator is ADD (and `n - c`'s `-` form), the `is` and `is not` forms of the comparisons
+// the operator is ADD (and `n - c`'s `-` form, `% c`'s), the `is` and `is not` forms of the comparisons
 // (with None their own).
 static uint32_t settled(const uint32_t *code, int i, uint32_t fused, Consts k) {
     uint32_t arg = OPCODE_ARG(fused);
@@ -216,6 +216,9 @@ static uint32_t settled(const uint32_t *code, int i, uint32_t fused, Consts k) {
     case OPCODE_COMPARE_POP_JUMP_IF_FALSE:
         return with_is(OP(i), fused, OPCODE_IS_POP_JUMP_IF_FALSE, OPCODE_IS_NOT_POP_JUMP_IF_FALSE);
     case OPCODE_BINARY_CONST:
+        if (OP(i + 1) == OPCODE_MOD) {
+            return OPCODE_MAKE(OPCODE_BINARY_CONST_MOD, arg);
+        }
         return OP(i + 1) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_CONST_ADD, arg) : fused;
     case OPCODE_BINARY_LOCAL:
         return OP(i + 1) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_LOCAL_ADD, arg) : fused;
@@ -224,6 +227,9 @@ static uint32_t settled(const uint32_t *code, int i, uint32_t fused, Consts k) {
     case OPCODE_BINARY_FAST_CONST:
         if (OP(i + 2) == OPCODE_SUB) {
             return OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_SUB, arg);
+        }
+        if (OP(i + 2) == OPCODE_MOD) {
+            return OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_MOD, arg);
         }
         return OP(i + 2) == OPCODE_ADD ? OPCODE_MAKE(OPCODE_BINARY_FAST_CONST_ADD, arg) : fused;
     case OPCODE_INPLACE_FAST_CONST:

@@ -3104,6 +3104,7 @@ generic_compare : {
     BINARY_TOS(BINARY_DEREF, ((ObjCell *)AS_OBJ(slots[fr->code->nlocals + arg]))->value,
                L_LOAD_DEREF, OPCODE_OP(*ip))
     BINARY_TOS(BINARY_CONST_ADD, consts[arg], L_LOAD_CONST, OPCODE_ADD)
+    BINARY_TOS(BINARY_CONST_MOD, consts[arg], L_LOAD_CONST, OPCODE_MOD)
     BINARY_TOS(BINARY_LOCAL_ADD, slots[arg], L_LOAD_FAST, OPCODE_ADD)
 #undef BINARY_TOS
 // a op b on a local and [operand]: [ip] at the second load, [ip + 1] at the operator
@@ -3123,6 +3124,7 @@ generic_compare : {
     BINARY_FAST(BINARY_FAST_FAST_ADD, slots[OPCODE_ARG(ip[0])], OPCODE_ADD)
     BINARY_FAST(BINARY_FAST_CONST_ADD, consts[OPCODE_ARG(ip[0])], OPCODE_ADD)
     BINARY_FAST(BINARY_FAST_CONST_SUB, consts[OPCODE_ARG(ip[0])], OPCODE_SUB)
+    BINARY_FAST(BINARY_FAST_CONST_MOD, consts[OPCODE_ARG(ip[0])], OPCODE_MOD)
 #undef BINARY_FAST
     CASE(CONST_COMPARE_POP_JUMP) {
         // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.

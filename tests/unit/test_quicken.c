@@ -40,7 +40,7 @@ Test(quicken, x_plus_equals_y_needs_the_same_local) {
 // word. Each form keeps the operator's word for its fallback.
 Test(quicken, plus_is_settled_at_load_time) {
     uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_FAST, 1), W(ADD, 0), W(LOAD_FAST, 0),
-                       W(LOAD_CONST, 2), W(MOD, 0), W(LOAD_FAST, 3), W(MUL, 0),
+                       W(LOAD_CONST, 2), W(FLOORDIV, 0), W(LOAD_FAST, 3), W(MUL, 0),
                        W(LOAD_CONST, 1), W(ADD, 0), W(LOAD_FAST, 4), W(LOAD_CONST, 0),
                        W(INPLACE, OPCODE_ADD), W(STORE_FAST, 4), W(INPLACE, OPCODE_ADD),
                        W(STORE_FAST, 5), W(LOAD_FAST, 6), W(LOAD_CONST, 0),
@@ -184,4 +184,14 @@ Test(quicken, membership_as_a_condition) {
     cr_assert_eq(code[1], W(POP_JUMP_IF_FALSE, 4));
     cr_assert_eq(code[2], W(NOT_IN_POP_JUMP, 0));
     cr_assert_eq(code[4], W(IN, 0), "a value, not a condition");
+}
+
+// `% c` gets its own forms, as `+` does
+Test(quicken, modulo_by_a_constant_is_settled) {
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(MOD, 0), W(LOAD_CONST, 1),
+                       W(MOD, 0), W(RETURN_VALUE, 0)};
+    quicken(code, 6, NULL, 0);
+    cr_assert_eq(code[0], W(BINARY_FAST_CONST_MOD, 0));
+    cr_assert_eq(code[3], W(BINARY_CONST_MOD, 1));
+    cr_assert_eq(code[4], W(MOD, 0));
 }
