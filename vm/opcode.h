@@ -158,6 +158,10 @@
     X(BINARY_FAST_CONST_SUB, 1)  /* and n - 1 on a local, as in recursion */                  \
     X(BINARY_CONST_MOD, 1)       /* and % by a constant: `(expr) % c`, `x % c` */             \
     X(BINARY_FAST_CONST_MOD, 1)                                                              \
+    X(CONST_EQ_POP_JUMP, 1)      /* CONST_COMPARE_POP_JUMP with ==: `if x % 3 == 0` */        \
+    X(CONST_LT_POP_JUMP, 1)      /* ... with < */                                             \
+    X(FAST_CONST_EQ_JUMP, 1)     /* FAST_CONST_COMPARE_JUMP with ==: `if n == 0` */           \
+    X(FAST_CONST_LT_JUMP, 1)     /* ... with <: `if n < 2` */                                 \
     /* `is` and `is not` as conditions, settled at load time likewise: no operator test, and \
        `x is None` is one tag test */                                                        \
     X(CONST_IS_POP_JUMP, 1)          /* CONST_COMPARE_POP_JUMP with IS */                    \

@@ -198,17 +198,26 @@ static bool is_none_const(Consts k, uint32_t index) {
 }
 
 // [fused] (a word match made for the run at [i]) with its operator settled: the `+` form when
-// the operator is ADD (and `n - c`'s `-` form, `% c`'s), the `is` and `is not` forms of the comparisons
+// the operator is ADD (and `n - c`'s `-` form, `% c`'s), the `==` and `<` forms of comparisons
+// with a constant, the `is` and `is not` forms of the comparisons
 // (with None their own).
 static uint32_t settled(const uint32_t *code, int i, uint32_t fused, Consts k) {
     uint32_t arg = OPCODE_ARG(fused);
     switch (OPCODE_OP(fused)) {
     case OPCODE_CONST_COMPARE_POP_JUMP:
+        if (OP(i + 1) == OPCODE_EQ || OP(i + 1) == OPCODE_LT) {
+            return OPCODE_MAKE(OP(i + 1) == OPCODE_EQ ? OPCODE_CONST_EQ_POP_JUMP
+                                                      : OPCODE_CONST_LT_POP_JUMP, arg);
+        }
         if (is_none_const(k, arg)) {
             return with_is(OP(i + 1), fused, OPCODE_IS_NONE_POP_JUMP, OPCODE_IS_NOT_NONE_POP_JUMP);
         }
         return with_is(OP(i + 1), fused, OPCODE_CONST_IS_POP_JUMP, OPCODE_CONST_IS_NOT_POP_JUMP);
     case OPCODE_FAST_CONST_COMPARE_JUMP:
+        if (OP(i + 2) == OPCODE_EQ || OP(i + 2) == OPCODE_LT) {
+            return OPCODE_MAKE(OP(i + 2) == OPCODE_EQ ? OPCODE_FAST_CONST_EQ_JUMP
+                                                      : OPCODE_FAST_CONST_LT_JUMP, arg);
+        }
         if (is_none_const(k, ARG(i + 1))) {
             return with_is(OP(i + 2), fused, OPCODE_FAST_IS_NONE_JUMP, OPCODE_FAST_IS_NOT_NONE_JUMP);
         }

@@ -3126,16 +3126,22 @@ generic_compare : {
     BINARY_FAST(BINARY_FAST_CONST_SUB, consts[OPCODE_ARG(ip[0])], OPCODE_SUB)
     BINARY_FAST(BINARY_FAST_CONST_MOD, consts[OPCODE_ARG(ip[0])], OPCODE_MOD)
 #undef BINARY_FAST
-    CASE(CONST_COMPARE_POP_JUMP) {
-        // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
-        bool t;
-        if (!quick_compare(OPCODE_OP(ip[0]), sp[-1], consts[arg], &t)) {
-            goto L_LOAD_CONST;
-        }
-        sp--;
-        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);
-        NEXT();
+    // [ip] is at the comparison, [ip + 1] at the jump; the constant is the right operand.
+    // [cmp] is the comparison: read from its word, or settled at load time.
+#define CONST_COMPARE_POP_JUMP_OP(opname, cmp)                                                 \
+    CASE(opname) {                                                                             \
+        bool t;                                                                                \
+        if (!quick_compare((cmp), sp[-1], consts[arg], &t)) {                                  \
+            goto L_LOAD_CONST;                                                                 \
+        }                                                                                      \
+        sp--;                                                                                  \
+        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);                                  \
+        NEXT();                                                                                \
     }
+    CONST_COMPARE_POP_JUMP_OP(CONST_COMPARE_POP_JUMP, OPCODE_OP(ip[0]))
+    CONST_COMPARE_POP_JUMP_OP(CONST_EQ_POP_JUMP, OPCODE_EQ)
+    CONST_COMPARE_POP_JUMP_OP(CONST_LT_POP_JUMP, OPCODE_LT)
+#undef CONST_COMPARE_POP_JUMP_OP
     // x op= c: [ip] at LOAD_CONST, [ip + 1] at INPLACE, [ip + 2] at STORE_FAST x.
 #define INPLACE_FAST_CONST_OP(opname, op)                                                      \
     CASE(opname) {                                                                             \
@@ -3191,16 +3197,21 @@ generic_compare : {
         }
         goto L_LOAD_FAST;
     }
-    CASE(FAST_CONST_COMPARE_JUMP) {
-        // [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump
-        Value a = slots[arg];
-        bool t;
-        if (IS_EMPTY(a) || !quick_compare(OPCODE_OP(ip[1]), a, consts[OPCODE_ARG(ip[0])], &t)) {
-            goto L_LOAD_FAST;
-        }
-        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);
-        NEXT();
+    // [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump
+#define FAST_CONST_COMPARE_JUMP_OP(opname, cmp)                                                \
+    CASE(opname) {                                                                             \
+        Value a = slots[arg];                                                                  \
+        bool t;                                                                                \
+        if (IS_EMPTY(a) || !quick_compare((cmp), a, consts[OPCODE_ARG(ip[0])], &t)) {          \
+            goto L_LOAD_FAST;                                                                  \
+        }                                                                                      \
+        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);                                  \
+        NEXT();                                                                                \
     }
+    FAST_CONST_COMPARE_JUMP_OP(FAST_CONST_COMPARE_JUMP, OPCODE_OP(ip[1]))
+    FAST_CONST_COMPARE_JUMP_OP(FAST_CONST_EQ_JUMP, OPCODE_EQ)
+    FAST_CONST_COMPARE_JUMP_OP(FAST_CONST_LT_JUMP, OPCODE_LT)
+#undef FAST_CONST_COMPARE_JUMP_OP
     CASE(FAST_FAST_COMPARE_JUMP) {
         // [ip] at the second LOAD_FAST, [ip + 1] at the comparison, [ip + 2] at the jump
         Value a = slots[arg], b = slots[OPCODE_ARG(ip[0])];

@@ -93,11 +93,11 @@ Test(quicken, forward_jump_to_a_loop_head_stays_plain) {
 }
 
 Test(quicken, is_and_is_not_are_settled_at_load_time) {
-    // `if x is not None`, `if f() is None`, `if a is b`, and `if x < 3` which stays general
+    // `if x is not None`, `if f() is None`, `if a is b`, and `if x > 3` which stays general
     uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(IS_NOT, 0), W(POP_JUMP_IF_FALSE, 17),
                        W(LOAD_GLOBAL, 0), W(CALL, 0), W(LOAD_CONST, 1), W(IS, 0),
                        W(POP_JUMP_IF_FALSE, 17), W(LOAD_GLOBAL, 0), W(LOAD_GLOBAL, 1), W(IS, 0),
-                       W(POP_JUMP_IF_FALSE, 17), W(LOAD_FAST, 0), W(LOAD_CONST, 2), W(LT, 0),
+                       W(POP_JUMP_IF_FALSE, 17), W(LOAD_FAST, 0), W(LOAD_CONST, 2), W(GT, 0),
                        W(POP_JUMP_IF_FALSE, 17), W(RETURN_VALUE, 0)};
     quicken(code, 18, NULL, 0);
     cr_assert_eq(code[0], W(FAST_CONST_IS_NOT_JUMP, 0));
@@ -194,4 +194,19 @@ Test(quicken, modulo_by_a_constant_is_settled) {
     cr_assert_eq(code[0], W(BINARY_FAST_CONST_MOD, 0));
     cr_assert_eq(code[3], W(BINARY_CONST_MOD, 1));
     cr_assert_eq(code[4], W(MOD, 0));
+}
+
+// == and < against a constant as conditions get their own forms; other comparisons keep the
+// general one
+Test(quicken, equal_and_less_than_a_constant_are_settled) {
+    uint32_t code[] = {W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(EQ, 0), W(POP_JUMP_IF_FALSE, 16),
+                       W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(LT, 0), W(POP_JUMP_IF_FALSE, 16),
+                       W(LOAD_FAST, 0), W(LOAD_CONST, 1), W(GE, 0), W(POP_JUMP_IF_FALSE, 16),
+                       W(LOAD_CONST, 1), W(EQ, 0), W(POP_JUMP_IF_FALSE, 16), W(NOP, 0),
+                       W(RETURN_VALUE, 0)};
+    quicken(code, 17, NULL, 0);
+    cr_assert_eq(code[0], W(FAST_CONST_EQ_JUMP, 0));
+    cr_assert_eq(code[4], W(FAST_CONST_LT_JUMP, 0));
+    cr_assert_eq(code[8], W(FAST_CONST_COMPARE_JUMP, 0));
+    cr_assert_eq(code[12], W(CONST_EQ_POP_JUMP, 1));
 }
