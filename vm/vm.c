@@ -3323,59 +3323,37 @@ generic_compare : {
         ip -= arg;
         goto for_iter_store_fast;
     }
-    // `is` and `is not` as conditions (vm/quicken.c settles them): [is] is true in the `is`
-    // forms. The jump is taken when the identity test differs from [is].
-#define CONST_IS_POP_JUMP(opname, is)                                                          \
+    // `is` and `is not` as conditions (vm/quicken.c settles them); the jump is taken when the
+    // test is false. On the top of the stack, popped: [ip] at the comparison, [ip + 1] at the
+    // jump.
+#define TOS_TEST_POP_JUMP(opname, test)                                                        \
     CASE(opname) {                                                                             \
-        /* [ip] at the comparison, [ip + 1] at the jump */                                     \
-        bool t = quick_is_const(sp[-1], consts[arg]) == (is);                                  \
+        bool t = (test);                                                                       \
         sp--;                                                                                  \
         ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);                                  \
         NEXT();                                                                                \
     }
-    CONST_IS_POP_JUMP(CONST_IS_POP_JUMP, true)
-    CONST_IS_POP_JUMP(CONST_IS_NOT_POP_JUMP, false)
-#undef CONST_IS_POP_JUMP
-#define FAST_CONST_IS_JUMP(opname, is)                                                         \
+    TOS_TEST_POP_JUMP(CONST_IS_POP_JUMP, quick_is_const(sp[-1], consts[arg]))
+    TOS_TEST_POP_JUMP(CONST_IS_NOT_POP_JUMP, !quick_is_const(sp[-1], consts[arg]))
+    TOS_TEST_POP_JUMP(IS_NONE_POP_JUMP, IS_NONE(sp[-1])) // x is None: a tag test
+    TOS_TEST_POP_JUMP(IS_NOT_NONE_POP_JUMP, !IS_NONE(sp[-1]))
+#undef TOS_TEST_POP_JUMP
+    // On local [a]: [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump.
+#define FAST_TEST_JUMP(opname, test)                                                           \
     CASE(opname) {                                                                             \
-        /* [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump */             \
         Value a = slots[arg];                                                                  \
         if (IS_EMPTY(a)) {                                                                     \
             goto L_LOAD_FAST;                                                                  \
         }                                                                                      \
-        bool t = quick_is_const(a, consts[OPCODE_ARG(ip[0])]) == (is);                         \
+        bool t = (test);                                                                       \
         ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);                                  \
         NEXT();                                                                                \
     }
-    FAST_CONST_IS_JUMP(FAST_CONST_IS_JUMP, true)
-    FAST_CONST_IS_JUMP(FAST_CONST_IS_NOT_JUMP, false)
-#undef FAST_CONST_IS_JUMP
-    // x is None, x is not None: a tag test
-#define IS_NONE_POP_JUMP(opname, is)                                                           \
-    CASE(opname) {                                                                             \
-        /* [ip] at the comparison, [ip + 1] at the jump */                                     \
-        bool t = IS_NONE(sp[-1]) == (is);                                                      \
-        sp--;                                                                                  \
-        ip = t ? ip + 2 : fr->code->code + OPCODE_ARG(ip[1]);                                  \
-        NEXT();                                                                                \
-    }
-    IS_NONE_POP_JUMP(IS_NONE_POP_JUMP, true)
-    IS_NONE_POP_JUMP(IS_NOT_NONE_POP_JUMP, false)
-#undef IS_NONE_POP_JUMP
-#define FAST_IS_NONE_JUMP(opname, is)                                                          \
-    CASE(opname) {                                                                             \
-        /* [ip] at LOAD_CONST, [ip + 1] at the comparison, [ip + 2] at the jump */             \
-        Value a = slots[arg];                                                                  \
-        if (IS_EMPTY(a)) {                                                                     \
-            goto L_LOAD_FAST;                                                                  \
-        }                                                                                      \
-        bool t = IS_NONE(a) == (is);                                                           \
-        ip = t ? ip + 3 : fr->code->code + OPCODE_ARG(ip[2]);                                  \
-        NEXT();                                                                                \
-    }
-    FAST_IS_NONE_JUMP(FAST_IS_NONE_JUMP, true)
-    FAST_IS_NONE_JUMP(FAST_IS_NOT_NONE_JUMP, false)
-#undef FAST_IS_NONE_JUMP
+    FAST_TEST_JUMP(FAST_CONST_IS_JUMP, quick_is_const(a, consts[OPCODE_ARG(ip[0])]))
+    FAST_TEST_JUMP(FAST_CONST_IS_NOT_JUMP, !quick_is_const(a, consts[OPCODE_ARG(ip[0])]))
+    FAST_TEST_JUMP(FAST_IS_NONE_JUMP, IS_NONE(a))
+    FAST_TEST_JUMP(FAST_IS_NOT_NONE_JUMP, !IS_NONE(a))
+#undef FAST_TEST_JUMP
 #define IS_POP_JUMP(opname, is)                                                                \
     CASE(opname) {                                                                             \
         /* [ip] at the jump */                                                                 \
