@@ -1873,8 +1873,11 @@ NATIVE(wdict_clear) {
     return true;
 }
 
-static bool table_copy(WkVM *vm, ObjWeakTable *t, Value *out) {
-    ObjClass *c = class_of(vm, OBJ_VAL(t));
+// A copy of [t]: of [t]'s own class when [same_class], else of the built-in class (as
+// CPython's WeakKeyDictionary.copy and WeakValueDictionary.copy make the base class, while
+// WeakSet.copy and every __deepcopy__ use self.__class__).
+static bool table_copy(WkVM *vm, ObjWeakTable *t, bool same_class, Value *out) {
+    ObjClass *c = same_class ? class_of(vm, OBJ_VAL(t)) : NULL;
     ObjWeakTable *n = table_new(vm, t->obj.type, t->obj.flags, c);
     gc_push_root(vm, OBJ_VAL(n));
     t->iterators++;
@@ -1899,12 +1902,12 @@ static bool table_copy(WkVM *vm, ObjWeakTable *t, Value *out) {
 
 NATIVE(table_copy_native) {
     SELF(ANY_TABLE);
-    return table_copy(vm, t, result);
+    return table_copy(vm, t, (t->obj.flags & WT_SET) != 0, result);
 }
 
 NATIVE(table_deepcopy) {
     SELF(ANY_TABLE);
-    return table_copy(vm, t, result);
+    return table_copy(vm, t, true, result);
 }
 
 static bool is_mapping(Value v) {
@@ -1918,7 +1921,7 @@ NATIVE(wdict_or) {
         *result = vm->not_implemented;
         return true;
     }
-    if (!table_copy(vm, t, result)) {
+    if (!table_copy(vm, t, false, result)) { // self.copy(): the built-in class
         return false;
     }
     gc_push_root(vm, *result);
