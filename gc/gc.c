@@ -205,8 +205,8 @@ static inline void *cursor_take(PoolClass *pc, int cls) {
 }
 
 #ifdef WK_POOL_AUDIT
-// A pooled block freed with another size than it was allocated with would land on the wrong
-// free list. This build records every pooled block's size and aborts on a mismatch.
+// A pooled block freed with another size than it was allocated with would be marked free in
+// the wrong place. This build records every pooled block's size and aborts on a mismatch.
 typedef struct {
     void *ptr;
     size_t size;
@@ -604,8 +604,8 @@ static size_t sweep(WkVM *vm) {
             *--keep = o;
         }
     }
-    // The weak kinds are freed in walk order, so they reach their free lists in the same order
-    // as everything else: the next allocations then go up through memory, as the first ones did.
+    // The weak kinds that waited for the clearing pass are freed now (their blocks join the
+    // pool's bitmaps; the next allocations take the lowest free blocks whatever the order).
     for (size_t d = 0; d < sw.dying_weak; d++) {
         if (d + SWEEP_PREFETCH < sw.dying_weak) {
             __builtin_prefetch(gc->dying_weak[d + SWEEP_PREFETCH]);
