@@ -5,6 +5,7 @@
 #   make test-stress script tests with a collection at every allocation
 #   make test-asan   script tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-valgrind  script tests under valgrind memcheck
+#   make test-switch script tests with the dispatch loop built as a plain switch
 #   make WERROR=1    treat warnings as errors (CI)
 
 CC      ?= gcc
@@ -30,7 +31,7 @@ DEPS := /usr/include/readline/readline.h:libreadline-dev \
         /usr/include/criterion/criterion.h:libcriterion-dev \
         /usr/bin/pkg-config:pkg-config
 
-.PHONY: all deps test test-unit test-cli test-valgrind test-scripts test-wk test-stress test-asan asan clean bench
+.PHONY: all deps test test-unit test-cli test-valgrind test-scripts test-wk test-stress test-asan test-switch asan clean bench
 
 all: deps wk
 
@@ -69,6 +70,15 @@ build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(ASAN_FLAGS) $(WARN) $(INC) -DWK_DEBUG -MMD -MP -c $< -o $@
 
+# The dispatch loop as a plain switch (what a compiler without computed goto gets): build/switch/wk
+SWITCH_OBJS := $(patsubst %.c,build/switch/%.o,$(SRCS))
+build/switch/wk: $(SWITCH_OBJS)
+	$(CC) -O1 -g -o $@ $^ $(LIBS)
+
+build/switch/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) -O1 -g $(WARN) $(INC) -DWK_COMPUTED_GOTO=0 -MMD -MP -c $< -o $@
+
 # Unit tests: one Criterion binary linking the library objects (debug build).
 build/unit/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -102,6 +112,10 @@ test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1 python3 tests/run_scripts.py --wk build/asan/wk --no-cpython --timeout 30
 	ASAN_OPTIONS=detect_leaks=1 build/asan/wk test -q tests/weak
 
+# The script tests with the switch dispatch loop.
+test-switch: deps build/switch/wk
+	python3 tests/run_scripts.py --wk build/switch/wk --no-cpython
+
 # Every script under valgrind (slow: a few minutes); not part of CI's time budget by default.
 test-valgrind: wk
 	python3 tests/run_scripts.py --wk tests/valgrind-wk.sh --no-cpython --timeout 120
@@ -112,4 +126,4 @@ bench: wk
 clean:
 	rm -rf build wk
 
--include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(REL_OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(SWITCH_OBJS:.o=.d)

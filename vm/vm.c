@@ -1722,6 +1722,8 @@ static bool check_interrupt(WkVM *vm) {
 #define CASE(name) L_##name:
 #define DEFAULT L_default:
 #else
+// Every handler keeps its L_ label for the fused handlers' fallbacks; some go unused here.
+#pragma GCC diagnostic ignored "-Wunused-label"
 #define DISPATCH() goto dispatch
 #define CASE(name) case OPCODE_##name: L_##name:
 #define DEFAULT default:
@@ -1784,11 +1786,9 @@ static bool run_frames(WkVM *vm, Value *result) {
     uint32_t word;
 #define arg OPCODE_ARG(word)
     RELOAD();
-#if WK_COMPUTED_GOTO
     NEXT();
-#else
-dispatch:
-    FETCH();
+#if !WK_COMPUTED_GOTO
+dispatch: // NEXT fetched the word: only the switch is left
     switch (OPCODE_OP(word)) {
 #endif
 
