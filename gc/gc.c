@@ -197,13 +197,6 @@ static bool cursor_refill(WkVM *vm, int cls) {
     }
 }
 
-// Take the lowest block of the cursor of [cls], which has one.
-static inline void *cursor_take(PoolClass *pc, int cls) {
-    uint64_t bits = pc->bits;
-    pc->bits = bits & (bits - 1);
-    return pc->base + (size_t)__builtin_ctzll(bits) * BLOCK_SIZE(cls);
-}
-
 #ifdef WK_POOL_AUDIT
 // A pooled block freed with another size than it was allocated with would be marked free in
 // the wrong place. This build records every pooled block's size and aborts on a mismatch.
@@ -305,7 +298,7 @@ __attribute__((noinline)) static void *block_alloc_slow(WkVM *vm, size_t size, i
     if (!cursor_refill(vm, cls)) {
         return NULL;
     }
-    void *b = cursor_take(&vm->gc.pool[cls], cls);
+    void *b = gc_cursor_take(&vm->gc.pool[cls], (size_t)cls);
     audit_add(vm, b, size);
     return b;
 }
@@ -317,7 +310,7 @@ static inline void *block_alloc(WkVM *vm, size_t size) {
     if (cls < 0 || vm->gc.pool[cls].bits == 0) {
         return block_alloc_slow(vm, size, cls);
     }
-    void *b = cursor_take(&vm->gc.pool[cls], cls);
+    void *b = gc_cursor_take(&vm->gc.pool[cls], (size_t)cls);
     audit_add(vm, b, size);
     return b;
 }
@@ -349,15 +342,6 @@ void gc_free_object(WkVM *vm, Obj *o, size_t size) {
     block_free(vm, o, size);
 }
 
-// Put new object [o] of [size] bytes and kind [type] on the books: header, order array, bytes.
-static inline Obj *adopt(GcState *gc, Obj *o, size_t size, ObjType type) {
-    *o = (Obj){.type = (uint8_t)type, .flags = gc_new_flags(type)}; // one store: 8 bytes
-    gc->order[gc->order_count++] = o;
-    gc->bytes_allocated += size;
-    gc->allocations_since++;
-    return o;
-}
-
 // gc_alloc_object's slow path: a collection may be due, the block is large, the pool is off
 // or the size class's cursor is empty, or the order array is full.
 __attribute__((noinline)) static Obj *alloc_object_slow(WkVM *vm, size_t size, ObjType type) {
@@ -374,7 +358,7 @@ __attribute__((noinline)) static Obj *alloc_object_slow(WkVM *vm, size_t size, O
     if (gc->order_count == gc->order_capacity) {
         order_grow(gc);
     }
-    return adopt(gc, o, size, type);
+    return gc_adopt(gc, o, size, type);
 }
 
 Obj *gc_alloc_object(WkVM *vm, size_t size, ObjType type) {

@@ -80,6 +80,23 @@ static inline uint8_t gc_new_flags(ObjType type) {
     return type == OBJ_STR || type == OBJ_RANGE ? OBJ_FLAG_LEAF : 0;
 }
 
+// Take the lowest block of the cursor [pc] of size class [cls], which has one (gc/gc.c).
+static inline void *gc_cursor_take(PoolClass *pc, size_t cls) {
+    uint64_t bits = pc->bits;
+    pc->bits = bits & (bits - 1);
+    return pc->base + (size_t)__builtin_ctzll(bits) * (cls + 1) * GC_GRAIN;
+}
+
+// Put new object [o] of [size] bytes and kind [type] on the books: its header (one 8-byte
+// store), the order array (which has room), the byte and allocation counts.
+static inline Obj *gc_adopt(GcState *gc, Obj *o, size_t size, ObjType type) {
+    *o = (Obj){.type = (uint8_t)type, .flags = gc_new_flags(type)};
+    gc->order[gc->order_count++] = o;
+    gc->bytes_allocated += size;
+    gc->allocations_since++;
+    return o;
+}
+
 // gc_alloc_object's fast path, inline for the hottest constructors (instances, refs): a new
 // object of [size] bytes and kind [type] from the next block of its size class's cursor, or
 // NULL, having done nothing, when that is not at hand: a collection may be due (or stress),
@@ -92,22 +109,11 @@ static inline Obj *gc_alloc_quick(GcState *gc, size_t size, ObjType type) {
     return NULL; // gc_alloc_object records every block
 #else
     size_t cls = (size - 1) / GC_GRAIN;
-    if (cls >= GC_SIZE_CLASSES) {
+    if (cls >= GC_SIZE_CLASSES || gc->pool[cls].bits == 0 || gc->stress ||
+        gc->bytes_allocated + size > gc->next_gc || gc->order_count == gc->order_capacity) {
         return NULL;
     }
-    PoolClass *pc = &gc->pool[cls];
-    uint64_t bits = pc->bits;
-    if (bits == 0 || gc->stress || gc->bytes_allocated + size > gc->next_gc ||
-        gc->order_count == gc->order_capacity) {
-        return NULL;
-    }
-    pc->bits = bits & (bits - 1);
-    Obj *o = (Obj *)(pc->base + (size_t)__builtin_ctzll(bits) * (cls + 1) * GC_GRAIN);
-    *o = (Obj){.type = (uint8_t)type, .flags = gc_new_flags(type)}; // one store: 8 bytes
-    gc->order[gc->order_count++] = o;
-    gc->bytes_allocated += size;
-    gc->allocations_since++;
-    return o;
+    return gc_adopt(gc, (Obj *)gc_cursor_take(&gc->pool[cls], cls), size, type);
 #endif
 }
 

@@ -937,11 +937,17 @@ static inline uint32_t probe_next(uint32_t i, uint64_t *perturb, uint32_t mask) 
     return (uint32_t)((i * 5u + *perturb + 1) & mask);
 }
 
+// The built-in class of a weak table with [flags]: WeakKeyDictionary, WeakValueDictionary or
+// WeakSet.
+static ObjClass *table_builtin_class(WkVM *vm, uint8_t flags) {
+    return (flags & WT_KEYS)     ? vm->cls.weakkeydict
+           : (flags & WT_VALUES) ? vm->cls.weakvaluedict
+                                 : vm->cls.weakset;
+}
+
 static ObjWeakTable *table_new(WkVM *vm, ObjType type, uint8_t flags, ObjClass *klass) {
     ObjWeakTable *t = (ObjWeakTable *)gc_alloc_object(vm, sizeof(ObjWeakTable), type);
-    ObjClass *exact = (flags & WT_KEYS)     ? vm->cls.weakkeydict
-                      : (flags & WT_VALUES) ? vm->cls.weakvaluedict
-                                            : vm->cls.weakset;
+    ObjClass *exact = table_builtin_class(vm, flags);
     flags = (uint8_t)(flags & ~WT_EXACT);
     if (klass == NULL || klass == exact) {
         flags |= WT_EXACT;
@@ -1762,7 +1768,8 @@ static bool wdict_del_item(WkVM *vm, ObjWeakTable *t, Value key) {
 }
 
 // key in t, for every kind: False for unweakrefable keys of weakly keyed tables.
-static bool table_contains(WkVM *vm, ObjWeakTable *t, Value key, bool *out) {
+static inline __attribute__((always_inline)) bool table_contains(WkVM *vm, ObjWeakTable *t,
+                                                                 Value key, bool *out) {
     int32_t n;
     if (!table_lookup_item(vm, t, key, true, &n)) {
         return false;
@@ -2489,13 +2496,7 @@ bool mod_weakref_delitem(WkVM *vm, Value obj, Value key) {
 }
 
 bool mod_weakref_contains(WkVM *vm, Value obj, Value key, bool *out) {
-    // table_contains with its lookup inline: `x in ws` makes no further call
-    int32_t n;
-    if (!table_lookup_item(vm, as_table(obj), key, true, &n)) {
-        return false;
-    }
-    *out = n >= 0;
-    return true;
+    return table_contains(vm, as_table(obj), key, out); // inline: `x in ws` makes no further call
 }
 
 bool mod_weakref_is_iterator(Value v) {
@@ -2918,9 +2919,7 @@ ObjClass *mod_weakref_class_of(WkVM *vm, Obj *o) {
         if (((ObjWeakTable *)o)->klass != NULL) {
             return ((ObjWeakTable *)o)->klass;
         }
-        return (o->flags & WT_KEYS)     ? vm->cls.weakkeydict
-               : (o->flags & WT_VALUES) ? vm->cls.weakvaluedict
-                                        : vm->cls.weakset;
+        return table_builtin_class(vm, o->flags);
     case OBJ_FINALIZE:
         return ((ObjFinalize *)o)->klass != NULL ? ((ObjFinalize *)o)->klass : vm->cls.finalize;
     default:
@@ -2939,9 +2938,7 @@ ObjClass *mod_weakref_plain_table_class(WkVM *vm, Obj *o) {
     if (t->klass != NULL) {
         return t->klass;
     }
-    return (o->flags & WT_KEYS)     ? vm->cls.weakkeydict
-           : (o->flags & WT_VALUES) ? vm->cls.weakvaluedict
-                                    : vm->cls.weakset;
+    return table_builtin_class(vm, o->flags);
 }
 
 ObjDict **mod_weakref_fields(Obj *o) {
