@@ -39,7 +39,7 @@ typedef struct {
 } SideEntry;
 
 _Static_assert(sizeof(SideEntry) == 32, "a side-table bucket is 32 bytes");
-_Static_assert(sizeof(SideEntry) == WEAK_DIRECT_ENTRY_SIZE, "weak_prefetch_clear_hinted");
+_Static_assert(sizeof(SideEntry) == WEAK_DIRECT_ENTRY_SIZE, "weak.h prefetches direct entries of this size");
 
 // A value waiting for its ephemeron key to be marked.
 typedef struct {
